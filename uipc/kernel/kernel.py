@@ -1,0 +1,198 @@
+"""The kernel object: processes, tasks, namespaces, sleepers and time.
+
+This is the sans-I/O heart of uipc.  The daemon feeds it inputs — a syscall
+from a task, the passing of time, a signal, a thread or process exit — each
+with the current time ``now``, and collects outputs: the syscall's immediate
+result, or, for sleepers completed later, ``take_completions()``.
+
+Theory of operation: a syscall either returns at once, raises
+:class:`KernelError`, or parks its task on a wait queue and returns
+:data:`BLOCKED`.  Whatever later satisfies a sleeper calls :meth:`Kernel.wake`;
+woken sleepers are processed after the waking syscall finishes (Linux's
+``wake_up_q`` after the lock is dropped): those woken with a result complete,
+those woken with :data:`RETRY` rerun their syscall and may sleep again.
+"""
+from __future__ import annotations
+
+import errno
+import heapq
+import itertools
+from typing import Any, Callable
+
+from uipc.kernel.errors import KernelError
+from uipc.kernel.namespace import IpcNamespace
+from uipc.kernel.task import Cred, Process, Task
+from uipc.kernel.wait import BLOCKED, RETRY, WaitQueue, Waiter
+
+#: a syscall implementation: (kernel, task, *args) -> value | BLOCKED
+Syscall = Callable[..., Any]
+
+
+class Kernel:
+    """Everything the daemon's one thread drives."""
+
+    def __init__(self, *, shm_allocator: Any = None) -> None:
+        #: time of the input being processed (seconds, CLOCK_REALTIME)
+        self.now: float = 0.0
+        self.init_ns = IpcNamespace(name="")
+        self.namespaces: dict[str, IpcNamespace] = {"": self.init_ns}
+        self.processes: dict[int, Process] = {}
+        #: memory for shm segments: memfds in the daemon, bytearrays in tests
+        self.shm_allocator = shm_allocator
+        self._woken: list[tuple[Waiter, object]] = []
+        self._completions: list[tuple[Task, object]] = []
+        self._timers: list[tuple[float, int, Waiter]] = []
+        self._timer_seq = itertools.count()
+        self._tids = itertools.count(1)
+
+    # --- processes and namespaces --------------------------------------
+    def create_namespace(self, name: str) -> IpcNamespace:
+        """create_ipc_ns(): a fresh namespace with Linux's default limits."""
+        if name in self.namespaces:
+            raise KernelError(errno.EEXIST, f"namespace {name!r} exists")
+        ns = IpcNamespace(name=name)
+        self.namespaces[name] = ns
+        return ns
+
+    def new_process(self, pid: int, cred: Cred, ns: IpcNamespace | str = "") -> Process:
+        """A process appears (its first connection, or a fork child)."""
+        if isinstance(ns, str):
+            try:
+                ns = self.namespaces[ns]
+            except KeyError:
+                raise KernelError(errno.ENOENT, f"no IPC namespace named {ns!r}") from None
+        if pid in self.processes:
+            raise KernelError(errno.EEXIST, f"process {pid} is already known")
+        proc = Process(pid=pid, cred=cred, ns=ns)
+        self.processes[pid] = proc
+        ns.processes.add(proc)
+        return proc
+
+    def new_task(self, process: Process) -> Task:
+        task = Task(tid=next(self._tids), process=process)
+        process.tasks.add(task)
+        return task
+
+    # --- syscalls -------------------------------------------------------
+    def syscall(self, task: Task, fn: Syscall, *args: Any, now: float) -> Any:
+        """Run one syscall for ``task``.
+
+        Returns the syscall's value or :data:`BLOCKED`; raises KernelError.
+        Sleepers it woke are completed before it returns.
+        """
+        if task.waiter is not None:
+            raise KernelError(errno.EBUSY, f"{task} is already blocked in {task.waiter.op}")
+        self.now = now
+        try:
+            return fn(self, task, *args)
+        finally:
+            self._run_wakeups()
+
+    def park(self, queue: WaitQueue, waiter: Waiter) -> object:
+        """Put a sleeper on a queue; returns BLOCKED for the syscall to return."""
+        waiter.since = self.now
+        queue.park(waiter)
+        waiter.task.waiter = waiter
+        if waiter.deadline is not None:
+            heapq.heappush(self._timers, (waiter.deadline, next(self._timer_seq), waiter))
+        return BLOCKED
+
+    def wake(self, waiter: Waiter, result: object) -> None:
+        """Complete a sleeper with ``result`` (a value, a KernelError or RETRY)."""
+        self._unlink(waiter)
+        self._woken.append((waiter, result))
+
+    def _unlink(self, waiter: Waiter) -> None:
+        if waiter.queue is not None:
+            waiter.queue.remove(waiter)
+        if waiter.task.waiter is waiter:
+            waiter.task.waiter = None
+
+    def _run_wakeups(self) -> None:
+        while self._woken:
+            batch, self._woken = self._woken, []
+            for waiter, result in batch:
+                if result is RETRY:
+                    assert waiter.restart is not None
+                    try:
+                        result = waiter.restart()
+                    except KernelError as exc:
+                        result = exc
+                    if result is BLOCKED:
+                        continue
+                self._completions.append((waiter.task, result))
+
+    def take_completions(self) -> list[tuple[Task, object]]:
+        """Sleepers completed since the last call: (task, value | KernelError)."""
+        done, self._completions = self._completions, []
+        return done
+
+    # --- time, signals, exit -------------------------------------------
+    def next_deadline(self) -> float | None:
+        """The earliest pending timeout, for the caller's poll timeout."""
+        while self._timers and not self._timers[0][2].pending:
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None
+
+    def advance(self, now: float) -> None:
+        """Time passes: sleepers whose deadline is <= now time out."""
+        self.now = now
+        while self._timers and self._timers[0][0] <= now:
+            deadline, _, waiter = heapq.heappop(self._timers)
+            if waiter.pending and waiter.deadline == deadline:
+                self.wake(waiter, KernelError(waiter.timeout_errno,
+                                              f"{waiter.op} timed out"))
+        self._run_wakeups()
+
+    def interrupt(self, task: Task, now: float) -> bool:
+        """A signal interrupts the task's sleep: it fails with EINTR.
+
+        SysV msg/sem calls are never restarted after a signal handler, so the
+        result is final.  Returns False when the task was not sleeping (its
+        result, if any, is already in the completions).
+        """
+        self.now = now
+        waiter = task.waiter
+        if waiter is None:
+            return False
+        self.wake(waiter, KernelError(errno.EINTR, f"{waiter.op} interrupted by a signal"))
+        self._run_wakeups()
+        return True
+
+    def exit_task(self, task: Task, now: float) -> None:
+        """A thread is gone (its connection closed): cancel its sleep silently."""
+        self.now = now
+        if task.waiter is not None:
+            self._unlink(task.waiter)
+        task.process.tasks.discard(task)
+        self._run_wakeups()
+
+    def exit_process(self, process: Process, now: float) -> None:
+        """do_exit(): threads go, then exit_sem (undo), then the mm (shm detach).
+
+        When the process was the last one of a named namespace, the namespace
+        is freed with everything in it (free_ipc_ns).
+        """
+        from uipc.kernel.syscalls import EXIT_HOOKS
+
+        self.now = now
+        for task in list(process.tasks):
+            self.exit_task(task, now)
+        for hook in EXIT_HOOKS:
+            hook(self, process)
+        process.exited = True
+        self.processes.pop(process.pid, None)
+        ns = process.ns
+        ns.processes.discard(process)
+        self._run_wakeups()
+        if not ns.processes and ns is not self.init_ns:
+            self.free_namespace(ns)
+
+    def free_namespace(self, ns: IpcNamespace) -> None:
+        """free_ipc_ns(): remove every object of a namespace nobody uses."""
+        from uipc.kernel.syscalls import FREE_NS_HOOKS
+
+        for hook in FREE_NS_HOOKS:
+            hook(self, ns)
+        self.namespaces.pop(ns.name, None)
+        self._run_wakeups()

@@ -1,0 +1,72 @@
+"""ipc/namespace.c, ipc_sysctl.c, mq_sysctl.c: one IPC namespace.
+
+A namespace owns the three id registries and the sysctl limits that every
+get/send path consults.  New namespaces start from Linux's defaults, as
+``create_ipc_ns`` -> ``msg_init_ns``/``sem_init_ns``/``shm_init_ns`` do.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from uipc.kernel.ids import IpcIds
+from uipc.uapi.msg import MSGMAX, MSGMNB, MSGMNI
+from uipc.uapi.sem import SEMMNI, SEMMNS, SEMMSL, SEMOPM
+from uipc.uapi.shm import SHMALL, SHMMAX, SHMMNI
+
+# fs.mqueue defaults (include/linux/ipc_namespace.h)
+DFLT_QUEUESMAX = 256
+DFLT_MSG = 10
+DFLT_MSGMAX = 10
+DFLT_MSGSIZE = 8192
+DFLT_MSGSIZEMAX = 8192
+
+
+@dataclass(eq=False)
+class IpcNamespace:
+    """struct ipc_namespace."""
+
+    name: str = ""
+    # kernel.msg*
+    msg_ctlmax: int = MSGMAX
+    msg_ctlmnb: int = MSGMNB
+    msg_ctlmni: int = MSGMNI
+    # kernel.sem: semmsl semmns semopm semmni
+    sem_ctls: list[int] = field(default_factory=lambda: [SEMMSL, SEMMNS, SEMOPM, SEMMNI])
+    # kernel.shm*
+    shm_ctlmax: int = SHMMAX
+    shm_ctlall: int = SHMALL
+    shm_ctlmni: int = SHMMNI
+    shm_rmid_forced: int = 0
+    # fs.mqueue.*
+    mq_queues_max: int = DFLT_QUEUESMAX
+    mq_msg_max: int = DFLT_MSGMAX
+    mq_msgsize_max: int = DFLT_MSGSIZEMAX
+    mq_msg_default: int = DFLT_MSG
+    mq_msgsize_default: int = DFLT_MSGSIZE
+    # usage counters
+    msg_hdrs: int = 0     # percpu_msg_hdrs
+    msg_bytes: int = 0    # percpu_msg_bytes
+    used_sems: int = 0
+    shm_tot: int = 0      # pages
+    msg_ids: IpcIds[Any] = field(default_factory=lambda: IpcIds("msg"))
+    sem_ids: IpcIds[Any] = field(default_factory=lambda: IpcIds("sem"))
+    shm_ids: IpcIds[Any] = field(default_factory=lambda: IpcIds("shm"))
+    #: processes that live in this namespace (its reference count)
+    processes: set[Any] = field(default_factory=set)
+
+    @property
+    def sc_semmsl(self) -> int:
+        return self.sem_ctls[0]
+
+    @property
+    def sc_semmns(self) -> int:
+        return self.sem_ctls[1]
+
+    @property
+    def sc_semopm(self) -> int:
+        return self.sem_ctls[2]
+
+    @property
+    def sc_semmni(self) -> int:
+        return self.sem_ctls[3]

@@ -1,0 +1,91 @@
+"""struct task_struct and struct cred, reduced to what IPC needs.
+
+A :class:`Process` is a thread group (tgid): it owns the SysV semaphore undo
+list and the shared-memory attachments, and belongs to one IPC namespace.  A
+:class:`Task` is one thread of it (one client connection): it blocks in at
+most one syscall at a time.  Identities are given to the core by the caller
+(the daemon reads them from SO_PEERCRED and /proc); the core never asks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from uipc.kernel.namespace import IpcNamespace
+    from uipc.kernel.wait import Waiter
+
+# capabilities the IPC code tests, named as in include/uapi/linux/capability.h
+CAP_IPC_LOCK = "CAP_IPC_LOCK"
+CAP_IPC_OWNER = "CAP_IPC_OWNER"
+CAP_SYS_ADMIN = "CAP_SYS_ADMIN"
+CAP_SYS_RESOURCE = "CAP_SYS_RESOURCE"
+ROOT_CAPS = frozenset({CAP_IPC_LOCK, CAP_IPC_OWNER, CAP_SYS_ADMIN, CAP_SYS_RESOURCE})
+
+
+@dataclass(frozen=True, slots=True)
+class Cred:
+    """struct cred: who a process is, for ipcperms() and friends."""
+
+    uid: int
+    gid: int
+    euid: int
+    egid: int
+    groups: frozenset[int] = frozenset()
+    caps: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, uid: int, gid: int, groups: frozenset[int] = frozenset()) -> "Cred":
+        """Credentials of an ordinary process; uid 0 gets root's capabilities."""
+        return cls(uid, gid, uid, gid, frozenset(groups), ROOT_CAPS if uid == 0 else frozenset())
+
+    def capable(self, cap: str) -> bool:
+        """capable() / ns_capable()."""
+        return cap in self.caps
+
+    def in_group_p(self, gid: int) -> bool:
+        """in_group_p(): the fs/effective gid or a supplementary group."""
+        return gid == self.egid or gid in self.groups
+
+
+@dataclass(eq=False)
+class Process:
+    """A thread group: the unit that owns undo lists and shm attachments."""
+
+    pid: int
+    cred: Cred
+    ns: "IpcNamespace"
+    tasks: set["Task"] = field(default_factory=set)
+    # struct sem_undo_list: semid -> SemUndo, owned by sem.py
+    sysvsem: dict[int, Any] = field(default_factory=dict)
+    # attachments, owned by shm.py
+    shm_attachments: dict[int, Any] = field(default_factory=dict)
+    exited: bool = False
+
+    def __repr__(self) -> str:
+        return f"Process(pid={self.pid})"
+
+
+@dataclass(eq=False)
+class Task:
+    """One thread of a process; blocks in at most one syscall at a time."""
+
+    tid: int
+    process: Process
+    waiter: "Waiter | None" = None
+
+    @property
+    def pid(self) -> int:
+        """task_tgid_vnr(): the process id IPC records (lspid, sempid...)."""
+        return self.process.pid
+
+    @property
+    def cred(self) -> Cred:
+        return self.process.cred
+
+    @property
+    def ns(self) -> "IpcNamespace":
+        return self.process.ns
+
+    def __repr__(self) -> str:
+        return f"Task(tid={self.tid}, pid={self.pid})"
