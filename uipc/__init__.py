@@ -1,0 +1,21 @@
+"""uipc: the Linux kernel's IPC subsystem, in user space.
+
+Layers (data flows down, never back up):
+
+- ``uipc.uapi``: constants and structs user space sees (include/uapi/linux).
+- ``uipc.kernel``: the kernel, pure and deterministic (no I/O).
+- ``uipc.protocol``: the wire format between clients and the daemon.
+- ``uipc.server``: the daemon.
+- ``uipc.client``: what this module re-exports: the system calls with their
+  C signatures (``msgget``, ``msgsnd``...), Pythonic classes
+  (``MessageQueue``...) and asyncio variants.
+
+The client never imports the kernel, as user space sees only headers.
+"""
+from uipc.client.classes import MessageQueue, key_from_name
+from uipc.client.connection import UipcConnectionError, configure
+from uipc.client import sysctl
+from uipc.client.syscalls import msgctl, msgget, msgrcv, msgsnd
+from uipc.uapi import *  # noqa: F401,F403 - constants and structs, as <sys/ipc.h>
+
+__version__ = "0.1.0"

@@ -1,0 +1,35 @@
+"""`uipc COMMAND ...`: dispatch to one module per command."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "daemon": ("uipc.server.daemon", "run the daemon in the foreground (--status, --stop)"),
+    "demo": ("uipc.cli.demo", "a short self-explaining run of SysV message queues"),
+    "sysctl": ("uipc.cli.sysctl", "read or set IPC limits of a namespace"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: uipc COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"uipc: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The client library: syscall functions, Pythonic classes, asyncio."""

@@ -1,0 +1,111 @@
+"""Pythonic classes over the system calls: MessageQueue (more join later)."""
+from __future__ import annotations
+
+import errno
+from typing import Iterator
+
+from uipc.client.aio import run_blocking
+from uipc.client.syscalls import msgctl, msgget, msgrcv, msgsnd
+from uipc.uapi.ipc import IPC_CREAT, IPC_EXCL, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT
+from uipc.uapi.msg import MSG_EXCEPT, MSG_NOERROR, MsqidDs
+
+
+def key_from_name(name: str) -> int:
+    """A stable non-zero key from a name (instead of ftok's inode collisions)."""
+    import hashlib
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "little")
+    return key or 1
+
+
+class MessageQueue:
+    """A SysV message queue.
+
+    ``MessageQueue()`` creates a private queue; ``MessageQueue(key)`` opens an
+    existing one; ``create=True`` creates it if needed, ``exclusive=True``
+    insists on creating it.  ``key`` may be an int or a name.
+    """
+
+    def __init__(self, key: int | str | None = None, *, create: bool = False,
+                 exclusive: bool = False, mode: int = 0o600, max_message_size: int = 8192,
+                 remove_on_exit: bool = False) -> None:
+        if isinstance(key, str):
+            key = key_from_name(key)
+        if key is None:
+            key, create = IPC_PRIVATE, True
+        flags = mode & 0o777
+        if create:
+            flags |= IPC_CREAT
+        if exclusive:
+            flags |= IPC_CREAT | IPC_EXCL
+        self.key: int = key
+        self.id: int = msgget(key, flags)
+        self.max_message_size = max_message_size
+        self.remove_on_exit = remove_on_exit
+
+    @classmethod
+    def from_id(cls, msqid: int) -> "MessageQueue":
+        q = cls.__new__(cls)
+        q.id, q.max_message_size, q.remove_on_exit = msqid, 8192, False
+        q.key = q.stat.msg_perm.key
+        return q
+
+    def send(self, data: bytes, type: int = 1, block: bool = True) -> None:  # noqa: A002
+        """Queue ``data`` with message type ``type``; waits for room unless block=False."""
+        msgsnd(self.id, type, data, 0 if block else IPC_NOWAIT)
+
+    def receive(self, type: int = 0, block: bool = True, max_size: int | None = None,  # noqa: A002
+                except_type: bool = False, truncate: bool = False) -> tuple[int, bytes]:
+        """Take a message: type 0 any, > 0 that type (or any other with except_type),
+        < 0 the lowest type <= -type.  Returns (type, data)."""
+        flags = (0 if block else IPC_NOWAIT) | (MSG_EXCEPT if except_type else 0)
+        flags |= MSG_NOERROR if truncate else 0
+        return msgrcv(self.id, self.max_message_size if max_size is None else max_size, type, flags)
+
+    async def asend(self, data: bytes, type: int = 1, block: bool = True) -> None:  # noqa: A002
+        await run_blocking(self.send, data, type, block)
+
+    async def areceive(self, type: int = 0, block: bool = True, max_size: int | None = None,  # noqa: A002
+                       except_type: bool = False, truncate: bool = False) -> tuple[int, bytes]:
+        return await run_blocking(self.receive, type, block, max_size, except_type, truncate)
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        """Drain the messages queued now, without blocking."""
+        while True:
+            try:
+                yield self.receive(block=False)
+            except OSError as exc:
+                if exc.errno == errno.ENOMSG:
+                    return
+                raise
+
+    def __aiter__(self) -> "MessageQueue":
+        return self
+
+    async def __anext__(self) -> tuple[int, bytes]:
+        """Async iteration waits for each next message (forever)."""
+        return await self.areceive()
+
+    @property
+    def stat(self) -> MsqidDs:
+        return msgctl(self.id, IPC_STAT)
+
+    @property
+    def current_messages(self) -> int:
+        return self.stat.msg_qnum
+
+    def remove(self) -> None:
+        msgctl(self.id, IPC_RMID)
+
+    def __enter__(self) -> "MessageQueue":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Remove the queue if it was opened with remove_on_exit=True."""
+        if self.remove_on_exit:
+            self.remove()
+
+    def __repr__(self) -> str:
+        return f"MessageQueue(id={self.id}, key=0x{self.key & 0xFFFFFFFF:08x})"
+
+
+__all__ = ["MessageQueue", "key_from_name"]

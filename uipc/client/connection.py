@@ -1,0 +1,216 @@
+"""One connection to the daemon per thread: connect, send, receive, close.
+
+Like redis-py's connection module, this knows nothing of the syscalls: it
+sends a request frame and returns the reply's payload (and any descriptors
+that came with it).  A connection is one kernel task; the daemon learns the
+process from SO_PEERCRED.  After ``fork()`` a child never reuses its parent's
+connection (the daemon would take it for the parent): it opens its own.
+
+A signal that interrupts a blocked call (Ctrl-C) is forwarded as an
+``interrupt`` frame; the daemon completes the request with EINTR (or with
+its result if it finished first), we read that reply so the stream stays in
+step, and the signal's exception propagates: no ghost waiter is left behind.
+"""
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from uipc import protocol as P
+from uipc.paths import default_socket
+
+
+class UipcConnectionError(ConnectionResetError):
+    """The daemon went away (it was stopped or restarted) during a call.
+
+    The call's effect is unknown.  The next call opens a new connection (and
+    starts a daemon if none runs).
+    """
+
+
+def syscall_error(status: int, detail: str) -> OSError:
+    """The OSError libc would set, with uipc's explanation appended."""
+    text = os.strerror(status)
+    return OSError(status, f"{text} ({detail})" if detail else text)
+
+
+class Connection:
+    """A connected task.  Not thread-safe: one per thread."""
+
+    def __init__(self, path: Path | str, namespace: str = "", create_namespace: bool = False) -> None:
+        self.path = str(path)
+        self.pid = os.getpid()
+        self._ids = itertools.count(1)
+        self._decoder = P.FrameDecoder(reply=True)
+        #: the request id in flight, for interrupts sent from another thread
+        self.pending: int | None = None
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:
+            sock.connect(self.path)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+        payload, _ = self.call(P.OPS_BY_NAME["hello"], (P.VERSION, int(create_namespace), 0),
+                               namespace.encode())
+        version, self.daemon_pid_seen, self.tid = P.HELLO_RESULT.unpack_from(payload)
+        if version != P.VERSION:
+            self.close()
+            raise UipcConnectionError(errno.EPROTO, f"daemon speaks protocol {version}, we speak {P.VERSION}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def call(self, op: P.Op, args: tuple[Any, ...], tail: bytes = b"") -> tuple[bytes, list[int]]:
+        """Send one request and wait for its reply.  Raises OSError on error status."""
+        req_id = next(self._ids) & 0xFFFFFFFF
+        try:
+            frame = P.encode_request(op, req_id, args, tail)
+        except __import__("struct").error as exc:
+            raise ValueError(f"{op.name}: argument out of range: {exc}") from None
+        self.pending = req_id
+        try:
+            try:
+                self.sock.sendall(frame)
+            except OSError as exc:
+                raise UipcConnectionError(errno.ECONNRESET, f"uipc daemon connection lost: {exc}") from exc
+            return self._wait(req_id, op)
+        finally:
+            self.pending = None
+
+    def interrupt_pending(self) -> bool:
+        """From another thread: interrupt the request in flight, if any."""
+        req_id = self.pending
+        if req_id is None:
+            return False
+        try:
+            self.sock.sendall(P.encode_request(P.OPS_BY_NAME["interrupt"], 0, (req_id,)))
+        except OSError:
+            return False
+        return True
+
+    def _wait(self, req_id: int, op: P.Op) -> tuple[bytes, list[int]]:
+        fds: list[int] = []
+        with_fds = op.result == "shmat"
+        while True:
+            frame = self._decoder.next_frame()
+            if frame is P.NEED_DATA:
+                try:
+                    if with_fds:
+                        data, new_fds, _, _ = socket.recv_fds(self.sock, 1 << 16, 4)
+                        fds.extend(new_fds)
+                    else:
+                        data = self.sock.recv(1 << 18)
+                except BaseException as exc:
+                    if isinstance(exc, OSError) and not isinstance(exc, InterruptedError):
+                        raise UipcConnectionError(errno.ECONNRESET, f"uipc daemon connection lost: {exc}") from exc
+                    # a signal handler raised (KeyboardInterrupt...): cancel, resync, re-raise
+                    self._interrupt(req_id, op)
+                    raise
+                if not data:
+                    raise UipcConnectionError(errno.ECONNRESET, "uipc daemon closed the connection")
+                self._decoder.feed(data)
+                continue
+            rid, status, payload = frame  # type: ignore[misc]
+            if rid != req_id:
+                continue  # the late answer to a request we gave up on
+            if status:
+                for fd in fds:
+                    os.close(fd)
+                raise syscall_error(status, payload.decode("utf-8", "replace"))
+            return payload, fds
+
+    def _interrupt(self, req_id: int, op: P.Op) -> None:
+        """Tell the daemon our blocked request was interrupted, and drain its reply."""
+        try:
+            self.sock.sendall(P.encode_request(P.OPS_BY_NAME["interrupt"], 0, (req_id,)))
+            self.sock.settimeout(10)
+            while True:
+                frame = self._decoder.next_frame()
+                if frame is P.NEED_DATA:
+                    data, fds, _, _ = socket.recv_fds(self.sock, 1 << 16, 4)
+                    for fd in fds:
+                        os.close(fd)
+                    if not data:
+                        break
+                    self._decoder.feed(data)
+                    continue
+                if frame[0] == req_id:  # type: ignore[index]
+                    break
+            self.sock.settimeout(None)
+        except BaseException:
+            # a second interrupt or a dead daemon: dropping the connection
+            # cancels the request in the daemon just as well
+            self.sock.close()
+
+
+# --- per-thread connections -------------------------------------------------
+_local = threading.local()
+_config: dict[str, Any] = {}
+
+
+def configure(*, socket_path: Path | str | None = None, namespace: str | None = None,
+              create_namespace: bool | None = None) -> None:
+    """Override the environment for this process's future connections."""
+    for key, value in (("socket_path", socket_path), ("namespace", namespace),
+                       ("create_namespace", create_namespace)):
+        if value is not None:
+            _config[key] = value
+    drop_connection()
+
+
+def current_socket() -> Path:
+    return Path(_config.get("socket_path") or default_socket())
+
+
+def get_connection() -> Connection:
+    """This thread's connection, opened (and the daemon started) on first use."""
+    conn: Connection | None = getattr(_local, "conn", None)
+    if conn is not None and conn.pid == os.getpid():
+        return conn
+    if conn is not None:  # inherited across fork(): it belongs to the parent
+        conn.close()
+    path = current_socket()
+    ns = _config.get("namespace", os.environ.get("UIPC_NAMESPACE", ""))
+    create = _config.get("create_namespace", os.environ.get("UIPC_NAMESPACE_CREATE") == "1")
+    try:
+        conn = Connection(path, ns, create)
+    except (FileNotFoundError, ConnectionRefusedError):
+        from uipc.client.control import ensure_daemon
+        ensure_daemon(path)
+        conn = Connection(path, ns, create)
+    _local.conn = conn
+    return conn
+
+
+def drop_connection() -> None:
+    """Close this thread's connection (the next call opens a new one)."""
+    conn = getattr(_local, "conn", None)
+    if conn is not None:
+        conn.close()
+        _local.conn = None
+
+
+def call(op: P.Op, args: tuple[Any, ...], tail: bytes = b"") -> tuple[bytes, list[int]]:
+    """Run one request on this thread's connection."""
+    conn = get_connection()
+    try:
+        return conn.call(op, args, tail)
+    except UipcConnectionError:
+        drop_connection()
+        raise
+
+
+def _after_fork_in_child() -> None:
+    conn = getattr(_local, "conn", None)
+    if conn is not None:
+        conn.close()
+        _local.conn = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,304 @@
+"""The wire format between clients and the daemon: one table, sans-I/O.
+
+Frames are little-endian and length-prefixed, so a C program (a future
+LD_PRELOAD shim) can speak them:
+
+    request:  u32 length | u32 req_id | u16 op   | fixed args | tail
+    reply:    u32 length | u32 req_id | i32 status | fixed result | tail
+
+``length`` counts the bytes after itself.  ``status`` is 0 on success, else
+Linux's errno and the tail is a UTF-8 sentence saying which rule fired.  Each
+operation's fixed part is one precompiled ``struct.Struct``; the tail carries
+the variable part (message text, sembuf array, a packed struct).  ``OPS`` is
+the one table of operations: the daemon dispatches on it, the client builds
+requests from it and docs/protocol.md is generated from it
+(``python -m uipc.protocol``).
+
+The codec does no I/O: ``encode_*`` return bytes, :class:`FrameDecoder` is fed
+bytes and yields whole frames or :data:`NEED_DATA`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import struct
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from uipc.uapi.ipc import IpcPerm
+from uipc.uapi.msg import MsgInfo, MsqidDs
+from uipc.uapi.sem import SemidDs, SemInfo
+from uipc.uapi.shm import ShmidDs, ShmInfo, ShmInfoStats
+
+VERSION = 1
+#: the largest frame either side accepts (length field value)
+MAX_FRAME = 16 * 1024 * 1024 + 64
+
+LENGTH = struct.Struct("<I")
+REQ_HEADER = struct.Struct("<IIH")     # length, req_id, op
+REPLY_HEADER = struct.Struct("<IIi")   # length, req_id, status
+INT_RESULT = struct.Struct("<q")
+CTL_HEADER = struct.Struct("<Bq")      # struct tag, return value
+SEMBUF = struct.Struct("<HhH")         # struct sembuf: sem_num, sem_op, sem_flg
+SEMVAL = struct.Struct("<H")           # unsigned short, as semun.array
+
+
+class ProtocolError(Exception):
+    """A frame that cannot be decoded; the connection cannot continue."""
+
+
+class _NeedData:
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA = _NeedData()
+
+
+# --- structs on the wire ----------------------------------------------------
+# Every struct field travels as an i64, in declaration order, with ipc_perm's
+# seven fields inlined where it appears.  One tag per struct for *ctl results.
+STRUCT_TAGS: dict[int, type] = {
+    1: MsqidDs, 2: MsgInfo, 3: SemidDs, 4: SemInfo, 5: ShmidDs, 6: ShmInfo, 7: ShmInfoStats,
+}
+TAG_INT = 0
+TAG_INTLIST = 8
+_TAG_OF = {cls: tag for tag, cls in STRUCT_TAGS.items()}
+_PERM_FIELDS = tuple(f.name for f in dataclasses.fields(IpcPerm))
+
+
+def _layout(cls: type) -> tuple[tuple[str, bool], ...]:
+    return tuple((f.name, f.type in ("IpcPerm", IpcPerm)) for f in dataclasses.fields(cls))
+
+
+_LAYOUTS = {cls: _layout(cls) for cls in STRUCT_TAGS.values()}
+_STRUCTS = {cls: struct.Struct("<" + "".join("q" * (7 if perm else 1) for _, perm in lay))
+            for cls, lay in _LAYOUTS.items()}
+
+
+def pack_struct(obj: Any) -> bytes:
+    """Flatten a uapi dataclass (ipc_perm inlined) into i64s."""
+    cls = type(obj)
+    values: list[int] = []
+    for name, is_perm in _LAYOUTS[cls]:
+        value = getattr(obj, name)
+        if is_perm:
+            values.extend(getattr(value, f) for f in _PERM_FIELDS)
+        else:
+            values.append(value)
+    return _STRUCTS[cls].pack(*values)
+
+
+def unpack_struct(cls: type, data: bytes | memoryview) -> Any:
+    """The inverse of :func:`pack_struct`; ProtocolError if the size is wrong."""
+    st = _STRUCTS[cls]
+    if len(data) != st.size:
+        raise ProtocolError(f"{cls.__name__} needs {st.size} bytes, got {len(data)}")
+    values = iter(st.unpack(data))
+    kwargs: dict[str, Any] = {}
+    for name, is_perm in _LAYOUTS[cls]:
+        if is_perm:
+            kwargs[name] = IpcPerm(**{f: next(values) for f in _PERM_FIELDS})
+        else:
+            kwargs[name] = next(values)
+    return cls(**kwargs)
+
+
+def pack_ctl_result(result: Any) -> bytes:
+    """Encode what a *ctl syscall returned: an int, (int, struct) or a list."""
+    if isinstance(result, int):
+        return CTL_HEADER.pack(TAG_INT, result)
+    if isinstance(result, list):
+        return CTL_HEADER.pack(TAG_INTLIST, len(result)) + struct.pack(f"<{len(result)}q", *result)
+    ret, obj = result
+    return CTL_HEADER.pack(_TAG_OF[type(obj)], ret) + pack_struct(obj)
+
+
+def unpack_ctl_result(data: bytes | memoryview) -> Any:
+    if len(data) < CTL_HEADER.size:
+        raise ProtocolError("short ctl result")
+    tag, ret = CTL_HEADER.unpack_from(data)
+    rest = data[CTL_HEADER.size:]
+    if tag == TAG_INT:
+        return ret
+    if tag == TAG_INTLIST:
+        return list(struct.unpack(f"<{ret}q", rest))
+    if tag not in STRUCT_TAGS:
+        raise ProtocolError(f"unknown struct tag {tag}")
+    return ret, unpack_struct(STRUCT_TAGS[tag], rest)
+
+
+# --- the operation table ------------------------------------------------------
+@dataclass(frozen=True)
+class Op:
+    """One operation: its code, fixed argument layout, tail and result kind."""
+
+    code: int
+    name: str
+    #: struct format of the fixed arguments (little-endian)
+    args: str
+    arg_names: tuple[str, ...]
+    #: what the tail holds: "" (nothing), "bytes", "sembufs", "struct", "semvals", "text"
+    tail: str
+    #: result kind: "none", "int", "msg", "ctl", "hello", "shmat", "text"
+    result: str
+    doc: str
+
+    @property
+    def struct(self) -> struct.Struct:
+        return _ARG_STRUCTS[self.code]
+
+
+OPS: tuple[Op, ...] = (
+    Op(0, "hello", "IiI", ("version", "flags", "reserved"), "text", "hello",
+       "First frame of a connection. Tail: the IPC namespace name (UTF-8, empty for the "
+       "initial one). flags bit 0: create the namespace. Result: version u32, the pid the "
+       "daemon sees (SO_PEERCRED) i64, the task id i64."),
+    Op(1, "msgget", "ii", ("key", "msgflg"), "", "int", "msgget(2)."),
+    Op(2, "msgsnd", "iqi", ("msqid", "mtype", "msgflg"), "bytes", "none",
+       "msgsnd(2). Tail: mtext."),
+    Op(3, "msgrcv", "iqqi", ("msqid", "msgsz", "msgtyp", "msgflg"), "", "msg",
+       "msgrcv(2). Result: mtype i64, tail mtext."),
+    Op(4, "msgctl", "ii", ("msqid", "cmd"), "struct", "ctl",
+       "msgctl(2). Tail: a packed msqid_ds for IPC_SET, else empty."),
+    Op(5, "semget", "iii", ("key", "nsems", "semflg"), "", "int", "semget(2)."),
+    Op(6, "semtimedop", "iq", ("semid", "timeout_ns"), "sembufs", "none",
+       "semtimedop(2); timeout_ns -1 means none (semop). Tail: struct sembuf[] as u16 sem_num, "
+       "i16 sem_op, i16 sem_flg."),
+    Op(7, "semctl", "iiiq", ("semid", "semnum", "cmd", "val"), "semarg", "ctl",
+       "semctl(2). val: SETVAL's value. Tail: u16[] for SETALL, a packed semid_ds for IPC_SET."),
+    Op(8, "shmget", "iQi", ("key", "size", "shmflg"), "", "int", "shmget(2)."),
+    Op(9, "shmat", "iQi", ("shmid", "shmaddr", "shmflg"), "", "shmat",
+       "shmat(2). Result: attach_id i64, segsz i64, map_size i64, addr i64, readonly i32, "
+       "remap i32; the segment's memfd arrives with the reply as SCM_RIGHTS."),
+    Op(10, "shmdt", "q", ("attach_id",), "", "none", "shmdt(2), by the attach id shmat returned."),
+    Op(11, "shmctl", "ii", ("shmid", "cmd"), "struct", "ctl",
+       "shmctl(2). Tail: a packed shmid_ds for IPC_SET."),
+    Op(12, "interrupt", "I", ("target_req_id",), "", "none",
+       "A signal interrupted the caller's blocked request: it completes with EINTR (or with "
+       "its result if it completed first). This frame gets no reply of its own."),
+    Op(13, "sysctl", "B", ("write",), "text", "text",
+       "Read (write=0) or set (write=1) a sysctl of the caller's namespace. Tail: 'name' or "
+       "'name=value'. Result tail: the value."),
+    Op(14, "introspect", "B", ("what",), "text", "text",
+       "Read the daemon's state as JSON (what=0: the caller's namespace)."),
+)
+
+OPS_BY_CODE: dict[int, Op] = {op.code: op for op in OPS}
+OPS_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
+_ARG_STRUCTS: dict[int, struct.Struct] = {op.code: struct.Struct("<" + op.args) for op in OPS}
+HELLO_RESULT = struct.Struct("<Iqq")
+MSG_RESULT = struct.Struct("<q")
+SHMAT_RESULT = struct.Struct("<qqqqii")
+HELLO_CREATE_NS = 1
+
+
+# --- encoding -----------------------------------------------------------------
+def encode_request(op: Op, req_id: int, args: tuple[Any, ...], tail: bytes = b"") -> bytes:
+    """A request frame.  Raises struct.error if an argument does not fit."""
+    fixed = _ARG_STRUCTS[op.code].pack(*args)
+    return REQ_HEADER.pack(6 + len(fixed) + len(tail), req_id, op.code) + fixed + tail
+
+
+def encode_reply(req_id: int, payload: bytes = b"") -> bytes:
+    return REPLY_HEADER.pack(8 + len(payload), req_id, 0) + payload
+
+
+def encode_error(req_id: int, errno: int, detail: str = "") -> bytes:
+    text = detail.encode("utf-8", "replace")[:4096]
+    return REPLY_HEADER.pack(8 + len(text), req_id, errno) + text
+
+
+def pack_sembufs(sops: Iterable[tuple[int, int, int]]) -> bytes:
+    return b"".join(SEMBUF.pack(*s) for s in sops)
+
+
+def unpack_sembufs(data: bytes | memoryview) -> list[tuple[int, int, int]]:
+    if len(data) % SEMBUF.size:
+        raise ProtocolError(f"sembuf array of {len(data)} bytes is not a multiple of {SEMBUF.size}")
+    return list(SEMBUF.iter_unpack(data))
+
+
+def pack_semvals(values: Iterable[int]) -> bytes:
+    return b"".join(SEMVAL.pack(v) for v in values)
+
+
+def unpack_semvals(data: bytes | memoryview) -> list[int]:
+    if len(data) % SEMVAL.size:
+        raise ProtocolError("semaphore value array has an odd length")
+    return [v for (v,) in SEMVAL.iter_unpack(data)]
+
+
+# --- decoding -----------------------------------------------------------------
+class FrameDecoder:
+    """Split a byte stream into frames.  Sans-I/O: feed bytes, take frames.
+
+    ``next_frame()`` returns ``(req_id, code, payload)`` where ``code`` is the
+    op (requests) or the status (replies), or :data:`NEED_DATA`.  A length
+    field above ``max_frame`` or below the header size raises ProtocolError.
+    """
+
+    def __init__(self, *, reply: bool = False, max_frame: int = MAX_FRAME) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+        self._max = max_frame
+        self._hdr = REPLY_HEADER if reply else REQ_HEADER
+        self._min = self._hdr.size - LENGTH.size
+
+    def feed(self, data: bytes | memoryview) -> None:
+        if self._pos:
+            del self._buf[:self._pos]
+            self._pos = 0
+        self._buf += data
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf) - self._pos
+
+    def next_frame(self) -> tuple[int, int, bytes] | _NeedData:
+        buf, pos = self._buf, self._pos
+        if len(buf) - pos < 4:
+            return NEED_DATA
+        (length,) = LENGTH.unpack_from(buf, pos)
+        if length > self._max or length < self._min:
+            raise ProtocolError(f"frame length {length} outside [{self._min}, {self._max}]")
+        end = pos + 4 + length
+        if len(buf) < end:
+            return NEED_DATA
+        _, req_id, code = self._hdr.unpack_from(buf, pos)
+        payload = bytes(buf[pos + self._hdr.size:end])
+        self._pos = end
+        return req_id, code, payload
+
+
+def render_docs() -> str:
+    """docs/protocol.md, generated from OPS."""
+    lines = [
+        "# uipc wire protocol", "",
+        "Generated from `uipc/protocol.py` by `python -m uipc.protocol`; do not edit.", "",
+        f"Version {VERSION}. Little-endian. Unix stream socket. Frames:", "",
+        "```",
+        "request:  u32 length | u32 req_id | u16 op     | fixed args | tail",
+        "reply:    u32 length | u32 req_id | i32 status | fixed result | tail",
+        "```", "",
+        "`length` counts the bytes after itself and is at most "
+        f"{MAX_FRAME}. `status` is 0 or Linux's errno; on error the tail is a UTF-8 "
+        "explanation. The first request on a connection must be `hello`. Replies to one "
+        "connection come in request order except that a blocked request is answered when "
+        "it completes; each connection is one thread, so it has at most one request in "
+        "flight (plus `interrupt`).", "",
+        "Struct results of the `*ctl` calls: `u8 tag | i64 ret | fields`, every field an "
+        "i64, `ipc_perm` inlined as key, uid, gid, cuid, cgid, mode, seq. Tags: "
+        + ", ".join(f"{t} = {c.__name__}" for t, c in STRUCT_TAGS.items())
+        + f", {TAG_INT} = plain int, {TAG_INTLIST} = i64 list (count in ret).", "",
+        "| code | op | fixed args (struct format) | tail | result | notes |",
+        "|---:|---|---|---|---|---|",
+    ]
+    for op in OPS:
+        args = ", ".join(f"{n}:{c}" for n, c in zip(op.arg_names, op.args))
+        lines.append(f"| {op.code} | `{op.name}` | `{args}` | {op.tail or '-'} | {op.result} "
+                     f"| {op.doc} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_docs(), end="")

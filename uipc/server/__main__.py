@@ -1,0 +1,5 @@
+import sys
+
+from uipc.server.daemon import main
+
+sys.exit(main())

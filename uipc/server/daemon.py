@@ -1,0 +1,494 @@
+"""The uipc daemon: one event loop, one thread, one kernel.
+
+A connection is one thread of a client process (a task).  Its process is
+known by SO_PEERCRED, never by what the client says; supplementary groups are
+read from /proc/PID/status.  Each process is watched with a pidfd, so a
+``kill -9`` of a client still runs the kernel's exit path (undo, detach).
+
+The loop: wait for sockets, pidfds or the kernel's next deadline; feed each
+input to the kernel with the current time; write every result out.  The
+kernel never blocks, so a client blocked in msgrcv costs nothing but a
+record in a wait queue.
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import fcntl
+import json
+import logging
+import os
+import selectors
+import signal
+import socket
+import stat
+import struct
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from uipc import protocol as P
+from uipc.kernel import BLOCKED, Cred, Kernel, KernelError, Process, Task
+from uipc.kernel.syscalls import SYSCALLS
+from uipc.paths import SYSTEM_DIR, SOCKET_NAME, default_socket
+from uipc.server import introspect
+from uipc.server.dispatch import DECODERS, encode_result
+from uipc.server.memfd import MemfdAllocator
+
+log = logging.getLogger("uipc.daemon")
+
+#: replies buffered for a client that does not read them before it is dropped
+MAX_OUTPUT_BUFFER = 64 * 1024 * 1024
+RECV_SIZE = 256 * 1024
+_PEERCRED = struct.Struct("3i")
+
+
+class Conn:
+    """One client connection: one task once it has said hello."""
+
+    __slots__ = ("sock", "decoder", "out", "out_bytes", "task", "pid", "uid", "gid",
+                 "blocked_req", "blocked_op", "writing")
+
+    def __init__(self, sock: socket.socket, pid: int, uid: int, gid: int) -> None:
+        self.sock = sock
+        self.decoder = P.FrameDecoder()
+        self.out: deque[tuple[memoryview, list[int]]] = deque()
+        self.out_bytes = 0
+        self.task: Task | None = None
+        self.pid, self.uid, self.gid = pid, uid, gid
+        self.blocked_req = -1
+        self.blocked_op: P.Op | None = None
+        self.writing = False
+
+
+def read_groups(pid: int) -> frozenset[int]:
+    """Supplementary groups of a process, from /proc/PID/status."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Groups:"):
+                    return frozenset(int(g) for g in line.split()[1:])
+    except OSError:
+        pass
+    return frozenset()
+
+
+class Daemon:
+    """Serve a kernel on a unix socket until stopped."""
+
+    def __init__(self, socket_path: Path, *, system: bool = False) -> None:
+        self.path = Path(socket_path)
+        self.system = system
+        self.kernel = Kernel(shm_allocator=MemfdAllocator())
+        self.sel = selectors.DefaultSelector()
+        self.conns: dict[Task, Conn] = {}
+        self.pidfds: dict[int, int] = {}  # pid -> pidfd
+        self._stop = False
+        self._listener: socket.socket | None = None
+        self._lock_fd = -1
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    # --- setup -----------------------------------------------------------
+    def bind(self) -> bool:
+        """Take the lock and listen.  False if another daemon holds the lock."""
+        prepare_socket_dir(self.path.parent, system=self.system)
+        self._lock_fd = os.open(str(self.path) + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+            return False
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(str(self.path))
+        os.chmod(self.path, 0o666 if self.system else 0o600)
+        sock.listen(512)
+        sock.setblocking(False)
+        self._listener = sock
+        Path(str(self.path) + ".pid").write_text(f"{os.getpid()}\n")
+        self.sel.register(sock, selectors.EVENT_READ, self._accept)
+        self.sel.register(self._wake_r, selectors.EVENT_READ, self._woken)
+        return True
+
+    def stop(self) -> None:
+        """Ask the loop to end (safe from a signal handler)."""
+        self._stop = True
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        for conn in list(self.conns.values()):
+            conn.sock.close()
+        for fd in self.pidfds.values():
+            os.close(fd)
+        if self._listener is not None:
+            self._listener.close()
+            for suffix in ("", ".pid"):
+                try:
+                    os.unlink(str(self.path) + suffix)
+                except FileNotFoundError:
+                    pass
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+        self.sel.close()
+
+    # --- the loop --------------------------------------------------------
+    def serve_forever(self) -> None:
+        kernel = self.kernel
+        while not self._stop:
+            deadline = kernel.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - time.time())
+            for key, mask in self.sel.select(timeout):
+                key.data(key, mask)
+            if deadline is not None:
+                kernel.advance(time.time())
+            self._flush_completions()
+
+    def _woken(self, key: selectors.SelectorKey, mask: int) -> None:
+        try:
+            os.read(self._wake_r, 64)
+        except BlockingIOError:
+            pass
+
+    def _accept(self, key: selectors.SelectorKey, mask: int) -> None:
+        assert self._listener is not None
+        for _ in range(64):
+            try:
+                sock, _ = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # EMFILE and friends: keep serving the others
+                log.warning("accept failed: %s", exc)
+                return
+            sock.setblocking(False)
+            pid, uid, gid = _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                             _PEERCRED.size))
+            conn = Conn(sock, pid, uid, gid)
+            self.sel.register(sock, selectors.EVENT_READ, lambda k, m, c=conn: self._on_conn(c, m))
+
+    def _on_conn(self, conn: Conn, mask: int) -> None:
+        if mask & selectors.EVENT_WRITE:
+            self._write(conn)
+        if mask & selectors.EVENT_READ:
+            self._read(conn)
+
+    def _read(self, conn: Conn) -> None:
+        try:
+            data = conn.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)
+            return
+        conn.decoder.feed(data)
+        while True:
+            try:
+                frame = conn.decoder.next_frame()
+            except P.ProtocolError as exc:
+                self._send(conn, P.encode_error(0, errno.EPROTO, str(exc)))
+                self._flush_and_drop(conn)
+                return
+            if frame is P.NEED_DATA:
+                return
+            req_id, code, payload = frame  # type: ignore[misc]
+            self._handle(conn, req_id, code, payload)
+            if conn.sock.fileno() < 0:
+                return
+
+    # --- requests --------------------------------------------------------
+    def _handle(self, conn: Conn, req_id: int, code: int, payload: bytes) -> None:
+        op = P.OPS_BY_CODE.get(code)
+        if op is None:
+            self._send(conn, P.encode_error(req_id, errno.ENOSYS, f"unknown operation {code}"))
+            return
+        st = op.struct
+        if len(payload) < st.size:
+            self._send(conn, P.encode_error(req_id, errno.EINVAL,
+                                            f"{op.name}: {len(payload)} bytes, needs {st.size}"))
+            return
+        args = st.unpack_from(payload)
+        tail = payload[st.size:]
+        if op.name == "hello":
+            self._hello(conn, req_id, args, tail)
+            return
+        task = conn.task
+        if task is None:
+            self._send(conn, P.encode_error(req_id, errno.EPROTO, "the first frame must be hello"))
+            self._flush_and_drop(conn)
+            return
+        now = time.time()
+        try:
+            if op.name == "interrupt":
+                if conn.blocked_req == args[0]:
+                    self.kernel.interrupt(task, now)
+                return
+            if op.name == "sysctl":
+                result: Any = introspect.sysctl(task.ns, args[0], tail.decode())
+            elif op.name == "introspect":
+                result = json.dumps(introspect.snapshot(self.kernel, task.ns))
+            else:
+                sysargs = DECODERS[op.name](args, tail)
+                result = self.kernel.syscall(task, SYSCALLS[op.name], *sysargs, now=now)
+        except KernelError as exc:
+            self._send(conn, P.encode_error(req_id, exc.errno, exc.detail))
+            return
+        except (P.ProtocolError, UnicodeDecodeError, struct.error, ValueError) as exc:
+            self._send(conn, P.encode_error(req_id, errno.EINVAL, f"malformed {op.name}: {exc}"))
+            return
+        except Exception:  # a bug in uipc: report it, keep serving everyone else
+            log.exception("internal error in %s from pid %d", op.name, conn.pid)
+            self._send(conn, P.encode_error(req_id, errno.EIO, f"internal error in {op.name}"))
+            return
+        if result is BLOCKED:
+            conn.blocked_req, conn.blocked_op = req_id, op
+            return
+        self._reply(conn, req_id, op, result)
+
+    def _reply(self, conn: Conn, req_id: int, op: P.Op, result: Any) -> None:
+        if isinstance(result, KernelError):
+            self._send(conn, P.encode_error(req_id, result.errno, result.detail))
+        elif op.result == "shmat":
+            fd = self.kernel.shm_allocator.fd_of(result.handle, result.readonly)
+            payload = P.SHMAT_RESULT.pack(result.attach_id, result.size, result.map_size,
+                                          result.addr, int(result.readonly), int(result.remap))
+            try:
+                self._send(conn, P.encode_reply(req_id, payload), [fd])
+            finally:
+                os.close(fd)
+        else:
+            self._send(conn, P.encode_reply(req_id, encode_result(op.result, result)))
+
+    def _flush_completions(self) -> None:
+        for task, result in self.kernel.take_completions():
+            conn = self.conns.get(task)
+            if conn is None or conn.blocked_op is None:
+                continue
+            req_id, op = conn.blocked_req, conn.blocked_op
+            conn.blocked_req, conn.blocked_op = -1, None
+            self._reply(conn, req_id, op, result)
+
+    def _hello(self, conn: Conn, req_id: int, args: tuple[Any, ...], tail: bytes) -> None:
+        version, flags, _ = args
+        if conn.task is not None:
+            self._send(conn, P.encode_error(req_id, errno.EISCONN, "hello already done"))
+            return
+        try:
+            ns_name = tail.decode()
+            task = self._attach_task(conn, ns_name, bool(flags & P.HELLO_CREATE_NS))
+        except KernelError as exc:
+            self._send(conn, P.encode_error(req_id, exc.errno, exc.detail))
+            return
+        except UnicodeDecodeError:
+            self._send(conn, P.encode_error(req_id, errno.EINVAL, "namespace name is not UTF-8"))
+            return
+        self._send(conn, P.encode_reply(req_id, P.HELLO_RESULT.pack(P.VERSION, conn.pid, task.tid)))
+
+    def _attach_task(self, conn: Conn, ns_name: str, create: bool) -> Task:
+        kernel = self.kernel
+        proc = kernel.processes.get(conn.pid)
+        if proc is not None and self._reap_if_dead(conn.pid):
+            proc = None  # the pid was reused after its old owner exited
+        if proc is None:
+            if ns_name not in kernel.namespaces:
+                if not create:
+                    raise KernelError(errno.ENOENT, f"no IPC namespace named {ns_name!r}")
+                kernel.create_namespace(ns_name)
+            try:
+                pidfd = os.pidfd_open(conn.pid)
+            except OSError as exc:
+                raise KernelError(errno.ESRCH, f"cannot watch pid {conn.pid}: {exc}") from None
+            cred = Cred.of(conn.uid, conn.gid, read_groups(conn.pid))
+            proc = kernel.new_process(conn.pid, cred, ns_name)
+            self.pidfds[conn.pid] = pidfd
+            self.sel.register(pidfd, selectors.EVENT_READ,
+                              lambda k, m, pid=conn.pid: self._process_exited(pid))
+        elif proc.ns.name != ns_name:
+            raise KernelError(errno.EINVAL, f"process {conn.pid} lives in namespace "
+                              f"{proc.ns.name!r}, not {ns_name!r}")
+        task = kernel.new_task(proc)
+        conn.task = task
+        self.conns[task] = conn
+        return task
+
+    # --- exits -----------------------------------------------------------
+    def _reap_if_dead(self, pid: int) -> bool:
+        pidfd = self.pidfds.get(pid)
+        if pidfd is None:
+            return False
+        import select
+        if select.select([pidfd], [], [], 0)[0]:
+            self._process_exited(pid)
+            return True
+        return False
+
+    def _process_exited(self, pid: int) -> None:
+        pidfd = self.pidfds.pop(pid, None)
+        if pidfd is not None:
+            self.sel.unregister(pidfd)
+            os.close(pidfd)
+        proc: Process | None = self.kernel.processes.get(pid)
+        if proc is None:
+            return
+        for task in list(proc.tasks):
+            conn = self.conns.pop(task, None)
+            if conn is not None:
+                self._close(conn)
+        self.kernel.exit_process(proc, time.time())
+        log.debug("process %d exited", pid)
+
+    def _drop(self, conn: Conn) -> None:
+        """The connection closed: that thread is gone."""
+        self._close(conn)
+        task = conn.task
+        if task is not None:
+            self.conns.pop(task, None)
+            self.kernel.exit_task(task, time.time())
+
+    def _close(self, conn: Conn) -> None:
+        if conn.sock.fileno() >= 0:
+            try:
+                self.sel.unregister(conn.sock)
+            except (KeyError, ValueError):
+                pass
+            conn.sock.close()
+
+    def _flush_and_drop(self, conn: Conn) -> None:
+        try:
+            conn.sock.setblocking(True)
+            conn.sock.settimeout(0.1)
+            while conn.out:
+                self._write(conn)
+                if conn.out:
+                    break
+        except OSError:
+            pass
+        self._drop(conn)
+
+    # --- output ------------------------------------------------------------
+    def _send(self, conn: Conn, data: bytes, fds: list[int] | None = None) -> None:
+        if conn.sock.fileno() < 0:
+            return
+        if not conn.out:
+            try:
+                sent = (socket.send_fds(conn.sock, [data], fds) if fds
+                        else conn.sock.send(data))
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                self._drop(conn)
+                return
+            if sent == len(data):
+                return
+            if sent:
+                data, fds = data[sent:], None
+        conn.out.append((memoryview(data), [os.dup(fd) for fd in fds] if fds else []))
+        conn.out_bytes += len(data)
+        if conn.out_bytes > MAX_OUTPUT_BUFFER:
+            log.warning("pid %d does not read its replies; dropping the connection", conn.pid)
+            self._drop(conn)
+            return
+        if not conn.writing:
+            conn.writing = True
+            self.sel.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE,
+                            lambda k, m, c=conn: self._on_conn(c, m))
+
+    def _write(self, conn: Conn) -> None:
+        while conn.out:
+            data, fds = conn.out[0]
+            try:
+                sent = socket.send_fds(conn.sock, [data], fds) if fds else conn.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self._drop(conn)
+                return
+            for fd in fds:
+                os.close(fd)
+            conn.out_bytes -= sent
+            if sent < len(data):
+                conn.out[0] = (data[sent:], [])
+                return
+            conn.out.popleft()
+        if conn.writing and conn.sock.fileno() >= 0:
+            conn.writing = False
+            self.sel.modify(conn.sock, selectors.EVENT_READ,
+                            lambda k, m, c=conn: self._on_conn(c, m))
+
+
+def prepare_socket_dir(path: Path, *, system: bool) -> None:
+    """Create the socket directory, refusing one that someone else controls.
+
+    As tmux and gpg-agent do: the per-user directory must be ours and 0700;
+    the system directory must be root's and not writable by others.
+    """
+    path.mkdir(mode=0o755 if system else 0o700, parents=True, exist_ok=True)
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise SystemExit(f"uipc: {path} is not a directory")
+    if st.st_uid != os.geteuid():
+        raise SystemExit(f"uipc: {path} is owned by uid {st.st_uid}, not {os.geteuid()}; refusing")
+    if st.st_mode & (0o022 if system else 0o077):
+        raise SystemExit(f"uipc: {path} has mode {st.st_mode & 0o777:03o}; "
+                         f"it must not be accessible by others")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="uipc daemon", description="Run the uipc daemon in the foreground.")
+    p.add_argument("--socket", type=Path, help="socket path (default: $UIPC_SOCKET or per-user)")
+    p.add_argument("--system", action="store_true", help=f"serve every user at {SYSTEM_DIR}/{SOCKET_NAME}")
+    p.add_argument("--ready-fd", type=int, default=-1, help=argparse.SUPPRESS)
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--status", action="store_true", help="say whether a daemon is running")
+    p.add_argument("--stop", action="store_true", help="stop the running daemon")
+    return p
+
+
+def run(socket_path: Path, *, system: bool, ready_fd: int = -1, verbose: bool = False) -> int:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="uipc-daemon[%(process)d] %(levelname)s %(message)s")
+    daemon = Daemon(socket_path, system=system)
+    if not daemon.bind():
+        log.info("another daemon already serves %s", socket_path)
+        _notify(ready_fd, b"busy\n")
+        return 0
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: daemon.stop())
+    log.info("listening on %s", socket_path)
+    _notify(ready_fd, b"ready\n")
+    try:
+        daemon.serve_forever()
+    finally:
+        daemon.close()
+        log.info("stopped")
+    return 0
+
+
+def _notify(fd: int, msg: bytes) -> None:
+    if fd >= 0:
+        try:
+            os.write(fd, msg)
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    path = args.socket or (SYSTEM_DIR / SOCKET_NAME if args.system else default_socket())
+    if args.status or args.stop:
+        from uipc.client.control import daemon_status, stop_daemon
+        return stop_daemon(path) if args.stop else daemon_status(path)
+    if args.system and os.geteuid() != 0:
+        print("uipc daemon: --system needs root", file=sys.stderr)
+        return 1
+    return run(path, system=args.system, ready_fd=args.ready_fd, verbose=args.verbose)

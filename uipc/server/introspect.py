@@ -1,0 +1,35 @@
+"""Daemon-side views of the kernel: sysctl access and state snapshots."""
+from __future__ import annotations
+
+from typing import Any
+
+from uipc.kernel import sysctl as ksysctl
+from uipc.kernel.kernel import Kernel
+from uipc.kernel.namespace import IpcNamespace
+
+
+def sysctl(ns: IpcNamespace, write: int, text: str) -> str:
+    """``name`` -> its value; ``name=value`` with write=1 -> sets it; ``-a`` -> all."""
+    if text == "-a":
+        return "\n".join(f"{k} = {v}" for k, v in ksysctl.all_values(ns).items())
+    if write:
+        name, _, value = text.partition("=")
+        ksysctl.set(ns, name, value)
+        return ksysctl.get(ns, name)
+    return ksysctl.get(ns, text)
+
+
+def _waiters(queue: Any) -> list[dict[str, Any]]:
+    return [{"pid": w.task.pid, "tid": w.task.tid, "op": w.op, "since": w.since}
+            for w in queue]
+
+
+def snapshot(kernel: Kernel, ns: IpcNamespace) -> dict[str, Any]:
+    """Everything in one namespace, for `uipc ipcs`, tests and debugging."""
+    msgs = []
+    for msq in ns.msg_ids:
+        msgs.append({"id": msq.perm.id, "key": msq.perm.key, "qnum": msq.q_qnum,
+                     "cbytes": msq.q_cbytes, "receivers": _waiters(msq.q_receivers),
+                     "senders": _waiters(msq.q_senders)})
+    return {"namespace": ns.name, "processes": sorted(p.pid for p in ns.processes),
+            "msg": msgs}
