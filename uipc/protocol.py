@@ -181,6 +181,9 @@ OPS: tuple[Op, ...] = (
        "'name=value'. Result tail: the value."),
     Op(14, "introspect", "B", ("what",), "text", "text",
        "Read the daemon's state as JSON (what=0: the caller's namespace)."),
+    Op(15, "unshare", "I", ("flags",), "text", "text",
+       "unshare(CLONE_NEWIPC): move the calling process into a fresh namespace. Tail: its "
+       "name (empty: the daemon picks one). Result tail: the name."),
 )
 
 OPS_BY_CODE: dict[int, Op] = {op.code: op for op in OPS}

@@ -164,6 +164,22 @@ def configure(*, socket_path: Path | str | None = None, namespace: str | None = 
     drop_connection()
 
 
+def unshare_namespace(name: str = "") -> str:
+    """Move this process into a fresh IPC namespace (unshare(CLONE_NEWIPC)).
+
+    Returns its name.  Threads of this process and children forked or
+    executed afterwards join it too.  As in Linux, this process's semaphore
+    undo list is applied first.
+    """
+    payload, _ = call(P.OPS_BY_NAME["unshare"], (0,), name.encode())
+    new = payload.decode()
+    _config["namespace"] = new
+    _config["create_namespace"] = False
+    os.environ["UIPC_NAMESPACE"] = new
+    os.environ.pop("UIPC_NAMESPACE_CREATE", None)
+    return new
+
+
 def current_socket() -> Path:
     return Path(_config.get("socket_path") or default_socket())
 

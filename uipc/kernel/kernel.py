@@ -44,6 +44,7 @@ class Kernel:
         self._timers: list[tuple[float, int, Waiter]] = []
         self._timer_seq = itertools.count()
         self._tids = itertools.count(1)
+        self._ns_names = itertools.count(1)
 
     # --- processes and namespaces --------------------------------------
     def create_namespace(self, name: str) -> IpcNamespace:
@@ -53,6 +54,32 @@ class Kernel:
         ns = IpcNamespace(name=name)
         self.namespaces[name] = ns
         return ns
+
+    def unshare_ipc(self, process: Process, name: str = "") -> IpcNamespace:
+        """unshare(CLONE_NEWIPC): move a process into a fresh namespace.
+
+        As Linux: CLONE_NEWIPC implies CLONE_SYSVSEM, so the undo list is
+        applied first (exit_sem), and segments it created are orphaned
+        (exit_shm); attachments stay mapped.  The old namespace is freed if
+        this was its last process.
+        """
+        from uipc.kernel.syscalls import UNSHARE_HOOKS
+
+        if not name:
+            name = f"ns{next(self._ns_names)}"
+            while name in self.namespaces:
+                name = f"ns{next(self._ns_names)}"
+        new = self.create_namespace(name)
+        for hook in UNSHARE_HOOKS:
+            hook(self, process)
+        old = process.ns
+        old.processes.discard(process)
+        process.ns = new
+        new.processes.add(process)
+        self._run_wakeups()
+        if not old.processes and old is not self.init_ns:
+            self.free_namespace(old)
+        return new
 
     def new_process(self, pid: int, cred: Cred, ns: IpcNamespace | str = "") -> Process:
         """A process appears (its first connection, or a fork child)."""

@@ -21,3 +21,6 @@ EXIT_HOOKS: list[Callable[..., None]] = []
 
 #: run by free_namespace (free_ipc_ns: msg, sem, shm)
 FREE_NS_HOOKS: list[Callable[..., None]] = [msg.free_ns_msg]
+
+#: run by unshare_ipc before the process changes namespace (exit_sem, exit_shm)
+UNSHARE_HOOKS: list[Callable[..., None]] = []

@@ -211,6 +211,14 @@ class Daemon:
         if op is None:
             self._send(conn, P.encode_error(req_id, errno.ENOSYS, f"unknown operation {code}"))
             return
+        task = conn.task
+        if (task is None) != (op.name == "hello"):
+            if task is None:
+                self._send(conn, P.encode_error(req_id, errno.EPROTO, "the first frame must be hello"))
+                self._flush_and_drop(conn)
+            else:
+                self._send(conn, P.encode_error(req_id, errno.EISCONN, "hello already done"))
+            return
         st = op.struct
         if len(payload) < st.size:
             self._send(conn, P.encode_error(req_id, errno.EINVAL,
@@ -218,13 +226,8 @@ class Daemon:
             return
         args = st.unpack_from(payload)
         tail = payload[st.size:]
-        if op.name == "hello":
-            self._hello(conn, req_id, args, tail)
-            return
-        task = conn.task
         if task is None:
-            self._send(conn, P.encode_error(req_id, errno.EPROTO, "the first frame must be hello"))
-            self._flush_and_drop(conn)
+            self._hello(conn, req_id, args, tail)
             return
         now = time.time()
         try:
@@ -234,6 +237,8 @@ class Daemon:
                 return
             if op.name == "sysctl":
                 result: Any = introspect.sysctl(task.ns, args[0], tail.decode())
+            elif op.name == "unshare":
+                result = self.kernel.unshare_ipc(task.process, tail.decode()).name
             elif op.name == "introspect":
                 result = json.dumps(introspect.snapshot(self.kernel, task.ns))
             else:
@@ -279,9 +284,6 @@ class Daemon:
 
     def _hello(self, conn: Conn, req_id: int, args: tuple[Any, ...], tail: bytes) -> None:
         version, flags, _ = args
-        if conn.task is not None:
-            self._send(conn, P.encode_error(req_id, errno.EISCONN, "hello already done"))
-            return
         try:
             ns_name = tail.decode()
             task = self._attach_task(conn, ns_name, bool(flags & P.HELLO_CREATE_NS))

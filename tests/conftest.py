@@ -1,0 +1,100 @@
+"""Test fixtures: a private daemon per test run, a fresh namespace per test.
+
+The run's daemon listens on a socket in a temporary directory; the real
+per-user daemon of whoever runs the tests is never touched, and autostart is
+disabled so a bug cannot start one.  Each integration test moves the test
+process into a fresh uipc IPC namespace, so tests see only their own objects.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class DaemonProc:
+    def __init__(self, socket_path: Path, proc: subprocess.Popen[bytes]) -> None:
+        self.socket = socket_path
+        self.proc = proc
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+
+def start_daemon(directory: Path, name: str = "uipc.sock") -> DaemonProc:
+    path = directory / name
+    r, w = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "uipc.server", "--socket", str(path),
+                             "--ready-fd", str(w)], pass_fds=(w,), cwd=ROOT)
+    os.close(w)
+    with os.fdopen(r, "rb") as pipe:
+        line = pipe.readline()
+    if line != b"ready\n":
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"daemon did not start: {line!r}")
+    return DaemonProc(path, proc)
+
+
+def stop_daemon(d: DaemonProc) -> int:
+    if d.proc.poll() is None:
+        d.proc.send_signal(signal.SIGTERM)
+        try:
+            return d.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            d.proc.kill()
+            d.proc.wait()
+            raise
+    return d.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def daemon() -> Iterator[DaemonProc]:
+    tmp = Path(tempfile.mkdtemp(prefix="uipc-test-"))
+    d = start_daemon(tmp)
+    old = {k: os.environ.get(k) for k in ("UIPC_SOCKET", "UIPC_NO_AUTOSTART", "UIPC_NAMESPACE")}
+    os.environ["UIPC_SOCKET"] = str(d.socket)
+    os.environ["UIPC_NO_AUTOSTART"] = "1"
+    os.environ.pop("UIPC_NAMESPACE", None)
+    import uipc.client.connection as c
+    c._config.clear()
+    c.drop_connection()
+    try:
+        yield d
+    finally:
+        c.drop_connection()
+        rc = stop_daemon(d)
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
+        assert rc == 0, f"daemon exited with {rc}"
+
+
+@pytest.fixture
+def ns(daemon: DaemonProc) -> str:
+    """A fresh uipc IPC namespace for this test (and the processes it forks)."""
+    import uipc
+    return uipc.unshare_namespace()
+
+
+def wait_until(predicate, timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll an observable state until it holds (never a sleep as synchronisation)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.002)

@@ -1,0 +1,68 @@
+"""Helpers shared by the integration tests."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import traceback
+from typing import Any, Callable
+
+from uipc import protocol as P
+
+
+def snapshot() -> dict[str, Any]:
+    """The daemon's view of the caller's namespace."""
+    from uipc.client.connection import call
+    return json.loads(call(P.OPS_BY_NAME["introspect"], (0,))[0])
+
+
+def receivers(msqid: int) -> list[dict[str, Any]]:
+    return [w for m in snapshot()["msg"] if m["id"] == msqid for w in m["receivers"]]
+
+
+def senders(msqid: int) -> list[dict[str, Any]]:
+    return [w for m in snapshot()["msg"] if m["id"] == msqid for w in m["senders"]]
+
+
+class Child:
+    """A forked process running fn(); its result (or exception) comes back pickled."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            try:
+                try:
+                    out: Any = ("ok", fn())
+                except BaseException as exc:  # noqa: BLE001 - reported to the parent
+                    out = ("err", exc, traceback.format_exc())
+                data = pickle.dumps(out)
+                with os.fdopen(w, "wb") as f:
+                    f.write(data)
+            finally:
+                os._exit(0)
+        os.close(w)
+        self.pid = pid
+        self._r = r
+
+    def result(self, timeout: float = 30.0) -> Any:
+        import select
+        ready, _, _ = select.select([self._r], [], [], timeout)
+        if not ready:
+            os.kill(self.pid, 9)
+            os.waitpid(self.pid, 0)
+            raise AssertionError("child did not finish")
+        with os.fdopen(self._r, "rb") as f:
+            data = f.read()
+        os.waitpid(self.pid, 0)
+        out = pickle.loads(data)
+        if out[0] == "err":
+            raise AssertionError(f"child failed: {out[2]}") from out[1]
+        return out[1]
+
+    def kill(self, sig: int = 9) -> int:
+        os.kill(self.pid, sig)
+        _, status = os.waitpid(self.pid, 0)
+        os.close(self._r)
+        return status
