@@ -58,6 +58,20 @@ def stop_daemon(d: DaemonProc) -> int:
     return d.proc.returncode
 
 
+def reset_client(socket: str | None = None, namespace: str | None = None) -> dict[str, str | None]:
+    """Point this process's client at ``socket``/``namespace``; returns the old values."""
+    import uipc.client.connection as c
+    old = {"socket": os.environ.get("UIPC_SOCKET"), "namespace": os.environ.get("UIPC_NAMESPACE")}
+    for var, value in (("UIPC_SOCKET", socket), ("UIPC_NAMESPACE", namespace)):
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
+    c._config.clear()
+    c.drop_connection()
+    return old
+
+
 @pytest.fixture(scope="session")
 def daemon() -> Iterator[DaemonProc]:
     tmp = Path(tempfile.mkdtemp(prefix="uipc-test-"))

@@ -14,7 +14,7 @@ The client never imports the kernel, as user space sees only headers.
 """
 from uipc.client.classes import MessageQueue, key_from_name
 from uipc.client.connection import UipcConnectionError, configure, unshare_namespace
-from uipc.client import sysctl
+from uipc.client import introspect, sysctl
 from uipc.client.syscalls import msgctl, msgget, msgrcv, msgsnd
 from uipc.uapi import *  # noqa: F401,F403 - constants and structs, as <sys/ipc.h>
 

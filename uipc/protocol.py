@@ -180,7 +180,7 @@ OPS: tuple[Op, ...] = (
        "Read (write=0) or set (write=1) a sysctl of the caller's namespace. Tail: 'name' or "
        "'name=value'. Result tail: the value."),
     Op(14, "introspect", "B", ("what",), "text", "text",
-       "Read the daemon's state as JSON (what=0: the caller's namespace)."),
+       "Read the daemon's state as JSON (what=0: the caller's namespace; 1: all namespaces)."),
     Op(15, "unshare", "I", ("flags",), "text", "text",
        "unshare(CLONE_NEWIPC): move the calling process into a fresh namespace. Tail: its "
        "name (empty: the daemon picks one). Result tail: the name."),

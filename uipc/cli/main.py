@@ -9,6 +9,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "daemon": ("uipc.server.daemon", "run the daemon in the foreground (--status, --stop)"),
     "demo": ("uipc.cli.demo", "a short self-explaining run of SysV message queues"),
     "sysctl": ("uipc.cli.sysctl", "read or set IPC limits of a namespace"),
+    "run": ("uipc.cli.run", "run a command in a fresh or named IPC namespace"),
 }
 
 

@@ -33,6 +33,10 @@ class UipcConnectionError(ConnectionResetError):
     """
 
 
+class DaemonNotRunning(ConnectionRefusedError):
+    """Nothing listens at the socket (and autostart is off or failed)."""
+
+
 def syscall_error(status: int, detail: str) -> OSError:
     """The OSError libc would set, with uipc's explanation appended."""
     text = os.strerror(status)
@@ -52,6 +56,9 @@ class Connection:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         try:
             sock.connect(self.path)
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            sock.close()
+            raise DaemonNotRunning(exc.errno, f"no uipc daemon listens at {self.path}") from None
         except BaseException:
             sock.close()
             raise
@@ -196,7 +203,7 @@ def get_connection() -> Connection:
     create = _config.get("create_namespace", os.environ.get("UIPC_NAMESPACE_CREATE") == "1")
     try:
         conn = Connection(path, ns, create)
-    except (FileNotFoundError, ConnectionRefusedError):
+    except DaemonNotRunning:
         from uipc.client.control import ensure_daemon
         ensure_daemon(path)
         conn = Connection(path, ns, create)

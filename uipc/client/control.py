@@ -1,6 +1,7 @@
 """Finding, starting and stopping the daemon."""
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
@@ -19,7 +20,8 @@ def ensure_daemon(path: Path) -> None:
     everyone then connects to the winner.
     """
     if os.environ.get("UIPC_NO_AUTOSTART") == "1" or os.environ.get("UIPC_SYSTEM") == "1":
-        raise FileNotFoundError(f"no uipc daemon at {path} (autostart disabled)")
+        from uipc.client.connection import DaemonNotRunning
+        raise DaemonNotRunning(errno.ENOENT, f"no uipc daemon at {path} (autostart is disabled)")
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     r, w = os.pipe()
     log = open(str(path) + ".log", "ab")

@@ -194,6 +194,16 @@ class Kernel:
         task.process.tasks.discard(task)
         self._run_wakeups()
 
+    def exec_process(self, process: Process, now: float) -> None:
+        """execve(): the old image's mappings are gone (shm detached); the
+        semaphore undo list and the namespace are kept, as in Linux."""
+        from uipc.kernel.syscalls import EXEC_HOOKS
+
+        self.now = now
+        for hook in EXEC_HOOKS:
+            hook(self, process)
+        self._run_wakeups()
+
     def exit_process(self, process: Process, now: float) -> None:
         """do_exit(): threads go, then exit_sem (undo), then the mm (shm detach).
 

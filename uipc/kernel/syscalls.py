@@ -24,3 +24,6 @@ FREE_NS_HOOKS: list[Callable[..., None]] = [msg.free_ns_msg]
 
 #: run by unshare_ipc before the process changes namespace (exit_sem, exit_shm)
 UNSHARE_HOOKS: list[Callable[..., None]] = []
+
+#: run by exec_process (the process image is replaced: shm_exec)
+EXEC_HOOKS: list[Callable[..., None]] = []

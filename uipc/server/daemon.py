@@ -240,7 +240,8 @@ class Daemon:
             elif op.name == "unshare":
                 result = self.kernel.unshare_ipc(task.process, tail.decode()).name
             elif op.name == "introspect":
-                result = json.dumps(introspect.snapshot(self.kernel, task.ns))
+                result = json.dumps(introspect.snapshot(self.kernel, task.ns) if args[0] == 0
+                                    else introspect.namespaces(self.kernel))
             else:
                 sysargs = DECODERS[op.name](args, tail)
                 result = self.kernel.syscall(task, SYSCALLS[op.name], *sysargs, now=now)
@@ -354,7 +355,13 @@ class Daemon:
         task = conn.task
         if task is not None:
             self.conns.pop(task, None)
+            proc = task.process
             self.kernel.exit_task(task, time.time())
+            # Connections are close-on-exec and a client keeps one open while
+            # it has attachments, so a live process without connections has
+            # executed a new image (or dropped all state): its mappings are gone.
+            if not proc.tasks and not proc.exited and not self._reap_if_dead(proc.pid):
+                self.kernel.exec_process(proc, time.time())
 
     def _close(self, conn: Conn) -> None:
         if conn.sock.fileno() >= 0:

@@ -33,3 +33,10 @@ def snapshot(kernel: Kernel, ns: IpcNamespace) -> dict[str, Any]:
                      "senders": _waiters(msq.q_senders)})
     return {"namespace": ns.name, "processes": sorted(p.pid for p in ns.processes),
             "msg": msgs}
+
+
+def namespaces(kernel: Kernel) -> list[dict[str, Any]]:
+    """Every namespace the daemon holds, with its processes and object counts."""
+    return [{"name": ns.name, "processes": sorted(p.pid for p in ns.processes),
+             "msg": len(ns.msg_ids), "sem": len(ns.sem_ids), "shm": len(ns.shm_ids)}
+            for ns in kernel.namespaces.values()]
