@@ -13,9 +13,14 @@ Layers (data flows down, never back up):
 The client never imports the kernel, as user space sees only headers.
 """
 from uipc.client.classes import MessageQueue, key_from_name
+from uipc.client.memory import SharedMemory
+from uipc.client.semaphore import Semaphore, SemaphoreSet
+from uipc.client.shm import shm_view, shmat, shmctl, shmdt, shmget
 from uipc.client.connection import UipcConnectionError, configure, unshare_namespace
 from uipc.client import introspect, sysctl
-from uipc.client.syscalls import msgctl, msgget, msgrcv, msgsnd
+from uipc.client.syscalls import (
+    msgctl, msgget, msgrcv, msgsnd, semctl, semget, semop, semtimedop,
+)
 from uipc.uapi import *  # noqa: F401,F403 - constants and structs, as <sys/ipc.h>
 
 __version__ = "0.1.0"

@@ -184,6 +184,10 @@ OPS: tuple[Op, ...] = (
     Op(15, "unshare", "I", ("flags",), "text", "text",
        "unshare(CLONE_NEWIPC): move the calling process into a fresh namespace. Tail: its "
        "name (empty: the daemon picks one). Result tail: the name."),
+    Op(16, "fork", "q", ("parent_pid",), "ids", "none",
+       "Sent by a fork child first: it inherited the parent's shm attachments listed in the "
+       "tail (i64 attach ids). The daemon checks /proc that parent_pid is the caller's parent "
+       "and that the ids are the parent's, then counts the child's copies (nattch)."),
 )
 
 OPS_BY_CODE: dict[int, Op] = {op.code: op for op in OPS}

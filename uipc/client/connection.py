@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from uipc import protocol as P
 from uipc.paths import default_socket
@@ -229,11 +229,33 @@ def call(op: P.Op, args: tuple[Any, ...], tail: bytes = b"") -> tuple[bytes, lis
         raise
 
 
+#: callables returning the attach ids a fork child inherits (uipc.client.shm)
+_fork_state: list[Callable[[], list[int]]] = []
+_pid_before_fork = 0
+
+
+def register_fork_state(fn: Callable[[], list[int]]) -> None:
+    _fork_state.append(fn)
+
+
+def _before_fork() -> None:
+    global _pid_before_fork
+    _pid_before_fork = os.getpid()
+
+
 def _after_fork_in_child() -> None:
     conn = getattr(_local, "conn", None)
     if conn is not None:
         conn.close()
         _local.conn = None
+    ids = [i for fn in _fork_state for i in fn()]
+    if ids:
+        # tell the daemon at once: our copies of the parent's mappings count
+        try:
+            call(P.OPS_BY_NAME["fork"], (_pid_before_fork,),
+                 b"".join(i.to_bytes(8, "little", signed=True) for i in ids))
+        except Exception:  # noqa: BLE001 - the child must run on even if this fails
+            pass
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)

@@ -65,3 +65,98 @@ def msgctl(msqid: int, cmd: int, buf: MsqidDs | None = None) -> Any:
 
 
 __all__ = ["msgctl", "msgget", "msgrcv", "msgsnd", "MsgInfo", "MsqidDs"]
+
+
+# --- semaphores -------------------------------------------------------------------
+_SEMGET = P.OPS_BY_NAME["semget"]
+_SEMTIMEDOP = P.OPS_BY_NAME["semtimedop"]
+_SEMCTL = P.OPS_BY_NAME["semctl"]
+
+
+def semget(key: int, nsems: int, semflg: int) -> int:
+    """Get or create the semaphore set of ``key``; returns its id.  See semget(2)."""
+    return _INT(call(_SEMGET, (key_t(key), c_int("nsems", nsems), c_int("semflg", semflg)))[0])[0]
+
+
+def _sembufs(sops: Any) -> bytes:
+    out = []
+    try:
+        items = list(sops)
+    except TypeError:
+        raise TypeError("sops must be a sequence of (sem_num, sem_op, sem_flg)") from None
+    for op in items:
+        if hasattr(op, "sem_num"):
+            op = (op.sem_num, op.sem_op, op.sem_flg)
+        try:
+            num, val, *rest = op
+        except (TypeError, ValueError):
+            raise TypeError(f"each sembuf is (sem_num, sem_op[, sem_flg]), not {op!r}") from None
+        if len(rest) > 1:
+            raise TypeError(f"each sembuf is (sem_num, sem_op[, sem_flg]), not {op!r}")
+        flg = rest[0] if rest else 0
+        for name, v, lo, hi in (("sem_num", num, 0, 0xFFFF), ("sem_op", val, -0x8000, 0x7FFF),
+                                ("sem_flg", flg, -0x8000, 0xFFFF)):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError(f"{name} must be an int, not {type(v).__name__}")
+            if not lo <= v <= hi:
+                raise ValueError(f"{name} {v} does not fit a C short")
+        out.append((num, val, flg - 0x10000 if flg > 0x7FFF else flg))
+    packed = [(n, v, f & 0xFFFF) for n, v, f in out]
+    return P.pack_sembufs(packed)
+
+
+def semtimedop(semid: int, sops: Any, timeout: float | None) -> None:
+    """Apply ``sops`` atomically, waiting at most ``timeout`` seconds (None: forever).
+
+    Times out with EAGAIN.  See semtimedop(2).
+    """
+    if timeout is None:
+        ns = -1
+    else:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError("timeout must be a number of seconds or None")
+        if timeout < 0 or timeout != timeout:
+            raise OSError(22, "Invalid argument (negative or NaN timeout)")
+        ns = min(int(timeout * 1e9), (1 << 63) - 1)
+    call(_SEMTIMEDOP, (c_int("semid", semid), ns), _sembufs(sops))
+
+
+def semop(semid: int, sops: Any) -> None:
+    """Apply ``sops`` [(sem_num, sem_op, sem_flg), ...] atomically.  See semop(2)."""
+    call(_SEMTIMEDOP, (c_int("semid", semid), -1), _sembufs(sops))
+
+
+def semctl(semid: int, semnum: int, cmd: int, arg: Any = None) -> Any:
+    """Control a semaphore set.  See semctl(2).
+
+    GETVAL/GETPID/GETNCNT/GETZCNT -> int; GETALL -> list[int]; SETVAL (arg int),
+    SETALL (arg list), IPC_SET (arg SemidDs), IPC_RMID -> 0; IPC_STAT -> SemidDs;
+    IPC_INFO/SEM_INFO -> (highest index, SemInfo); SEM_STAT/SEM_STAT_ANY -> (semid, SemidDs).
+    """
+    from uipc.uapi.sem import SETALL, SETVAL, SemidDs
+    cmd = c_int("cmd", cmd)
+    base = cmd & ~IPC_64
+    val, tail = 0, b""
+    if base == SETVAL:
+        val = c_int("SETVAL value", arg)
+    elif base == SETALL:
+        try:
+            values = [v for v in arg]
+        except TypeError:
+            raise TypeError("SETALL needs a sequence of ints") from None
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TypeError("SETALL values must be ints")
+            if not 0 <= v <= 0xFFFF:
+                raise ValueError(f"SETALL value {v} does not fit an unsigned short")
+        tail = P.pack_semvals(values)
+    elif base == IPC_SET:
+        tail = _ctl_tail(cmd, arg, SemidDs)
+    payload, _ = call(_SEMCTL, (c_int("semid", semid), c_int("semnum", semnum), cmd, val), tail)
+    result = P.unpack_ctl_result(payload)
+    if base == IPC_STAT:
+        return result[1]
+    return result
+
+
+__all__ += ["semctl", "semget", "semop", "semtimedop"]
