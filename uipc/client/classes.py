@@ -17,6 +17,23 @@ def key_from_name(name: str) -> int:
     return key or 1
 
 
+def get_flags(key: int | str | None, create: bool, exclusive: bool, mode: int) -> tuple[int, int]:
+    """(key, flags) for an xxxget call from the classes' keyword arguments.
+
+    A name becomes a key; no key means IPC_PRIVATE (always a new object).
+    """
+    if isinstance(key, str):
+        key = key_from_name(key)
+    if key is None:
+        key, create = IPC_PRIVATE, True
+    flags = mode & 0o777
+    if create:
+        flags |= IPC_CREAT
+    if exclusive:
+        flags |= IPC_CREAT | IPC_EXCL
+    return key, flags
+
+
 class MessageQueue:
     """A SysV message queue.
 
@@ -28,17 +45,8 @@ class MessageQueue:
     def __init__(self, key: int | str | None = None, *, create: bool = False,
                  exclusive: bool = False, mode: int = 0o600, max_message_size: int = 8192,
                  remove_on_exit: bool = False) -> None:
-        if isinstance(key, str):
-            key = key_from_name(key)
-        if key is None:
-            key, create = IPC_PRIVATE, True
-        flags = mode & 0o777
-        if create:
-            flags |= IPC_CREAT
-        if exclusive:
-            flags |= IPC_CREAT | IPC_EXCL
-        self.key: int = key
-        self.id: int = msgget(key, flags)
+        self.key, flags = get_flags(key, create, exclusive, mode)
+        self.id: int = msgget(self.key, flags)
         self.max_message_size = max_message_size
         self.remove_on_exit = remove_on_exit
 
@@ -108,4 +116,4 @@ class MessageQueue:
         return f"MessageQueue(id={self.id}, key=0x{self.key & 0xFFFFFFFF:08x})"
 
 
-__all__ = ["MessageQueue", "key_from_name"]
+__all__ = ["MessageQueue", "get_flags", "key_from_name"]

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import errno
 
-from uipc.client.classes import key_from_name
+from uipc.client.classes import get_flags
 from uipc.client.shm import shm_view, shmat, shmctl, shmdt, shmget
-from uipc.uapi.ipc import IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_RMID, IPC_STAT
+from uipc.uapi.ipc import IPC_RMID, IPC_STAT
 from uipc.uapi.shm import SHM_RDONLY, ShmidDs
 
 
@@ -19,17 +19,8 @@ class SharedMemory:
     def __init__(self, key: int | str | None = None, size: int = 0, *, create: bool = False,
                  exclusive: bool = False, mode: int = 0o600, readonly: bool = False,
                  remove_on_exit: bool = False) -> None:
-        if isinstance(key, str):
-            key = key_from_name(key)
-        if key is None:
-            key, create = IPC_PRIVATE, True
-        flags = mode & 0o777
-        if create:
-            flags |= IPC_CREAT
-        if exclusive:
-            flags |= IPC_CREAT | IPC_EXCL
-        self.key: int = key
-        self.id: int = shmget(key, size, flags)
+        self.key, flags = get_flags(key, create, exclusive, mode)
+        self.id: int = shmget(self.key, size, flags)
         self.remove_on_exit = remove_on_exit
         self.addr: int | None = None
         self.readonly = readonly

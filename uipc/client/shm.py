@@ -130,15 +130,9 @@ def shmctl(shmid: int, cmd: int, buf: Any = None) -> Any:
     IPC_INFO -> (highest index, ShmInfo); SHM_INFO -> (highest index, ShmInfoStats);
     SHM_STAT / SHM_STAT_ANY (an index) -> (shmid, ShmidDs).
     """
-    from uipc.client.syscalls import _ctl_tail
-    from uipc.uapi.ipc import IPC_64, IPC_STAT
+    from uipc.client.syscalls import ctl_call
     from uipc.uapi.shm import ShmidDs
-    cmd = c_int("cmd", cmd)
-    payload, _ = call(_SHMCTL, (c_int("shmid", shmid), cmd), _ctl_tail(cmd, buf, ShmidDs))
-    result = P.unpack_ctl_result(payload)
-    if (cmd & ~IPC_64) == IPC_STAT:
-        return result[1]
-    return result
+    return ctl_call(_SHMCTL, "shmid", shmid, cmd, buf, ShmidDs)
 
 
 def attachments() -> list[Attachment]:

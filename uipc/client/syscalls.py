@@ -56,8 +56,13 @@ def msgctl(msqid: int, cmd: int, buf: MsqidDs | None = None) -> Any:
     IPC_STAT -> MsqidDs; IPC_SET (buf) / IPC_RMID -> 0; IPC_INFO / MSG_INFO ->
     (highest index, MsgInfo); MSG_STAT / MSG_STAT_ANY (an index) -> (msqid, MsqidDs).
     """
+    return ctl_call(_MSGCTL, "msqid", msqid, cmd, buf, MsqidDs)
+
+
+def ctl_call(op: P.Op, id_name: str, obj_id: int, cmd: int, buf: Any, cls: type) -> Any:
+    """msgctl/shmctl: (id, cmd[, struct]) -> int, struct (IPC_STAT) or (ret, struct)."""
     cmd = c_int("cmd", cmd)
-    payload, _ = call(_MSGCTL, (c_int("msqid", msqid), cmd), _ctl_tail(cmd, buf, MsqidDs))
+    payload, _ = call(op, (c_int(id_name, obj_id), cmd), _ctl_tail(cmd, buf, cls))
     result = P.unpack_ctl_result(payload)
     if (cmd & ~IPC_64) == IPC_STAT:
         return result[1]
