@@ -130,8 +130,7 @@ class Kernel:
         self._woken.append((waiter, result))
 
     def _unlink(self, waiter: Waiter) -> None:
-        if waiter.queue is not None:
-            waiter.queue.remove(waiter)
+        waiter.unlink()
         if waiter.task.waiter is waiter:
             waiter.task.waiter = None
 

@@ -62,6 +62,12 @@ class Waiter:
     def pending(self) -> bool:
         return self.queue is not None
 
+    def unlink(self) -> None:
+        """Leave the queue (cancel, timeout, signal, exit).  Subclasses whose
+        queues carry derived state (sem.c's merged queues) extend this."""
+        if self.queue is not None:
+            self.queue.remove(self)
+
 
 class WaitQueue:
     """A FIFO of parked waiters (trio's ParkingLot, a kernel list_head)."""
