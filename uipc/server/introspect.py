@@ -6,6 +6,7 @@ from typing import Any
 from uipc.kernel import sysctl as ksysctl
 from uipc.kernel.kernel import Kernel
 from uipc.kernel.namespace import IpcNamespace
+from uipc.kernel.sem import sem_waiters
 
 
 def sysctl(ns: IpcNamespace, write: int, text: str) -> str:
@@ -31,8 +32,18 @@ def snapshot(kernel: Kernel, ns: IpcNamespace) -> dict[str, Any]:
         msgs.append({"id": msq.perm.id, "key": msq.perm.key, "qnum": msq.q_qnum,
                      "cbytes": msq.q_cbytes, "receivers": _waiters(msq.q_receivers),
                      "senders": _waiters(msq.q_senders)})
+    sems = []
+    for sma in ns.sem_ids:
+        sems.append({"id": sma.perm.id, "key": sma.perm.key, "values": [x.semval for x in sma.sems],
+                     "waiters": [dict(w, sops=q.sops, blocking=q.blocking) for w, q in
+                                 zip(_waiters(sem_waiters(sma)), sem_waiters(sma))],
+                     "undo": [{"pid": un.process.pid, "semadj": list(un.semadj)} for un in sma.undos]})
+    procs = [{"pid": p.pid, "uid": p.cred.euid, "tasks": len(p.tasks),
+              "undo": {str(semid): list(un.semadj) for semid, un in p.sysvsem.items()},
+              "shm_attachments": len(p.shm_attachments)}
+             for p in sorted(ns.processes, key=lambda p: p.pid)]
     return {"namespace": ns.name, "processes": sorted(p.pid for p in ns.processes),
-            "msg": msgs}
+            "process_details": procs, "msg": msgs, "sem": sems}
 
 
 def namespaces(kernel: Kernel) -> list[dict[str, Any]]:
