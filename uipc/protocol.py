@@ -170,7 +170,9 @@ OPS: tuple[Op, ...] = (
     Op(9, "shmat", "iQi", ("shmid", "shmaddr", "shmflg"), "", "shmat",
        "shmat(2). Result: attach_id i64, segsz i64, map_size i64, addr i64, readonly i32, "
        "remap i32; the segment's memfd arrives with the reply as SCM_RIGHTS."),
-    Op(10, "shmdt", "q", ("attach_id",), "", "none", "shmdt(2), by the attach id shmat returned."),
+    Op(10, "shmdt", "qi", ("attach_id", "abort"), "", "none",
+       "shmdt(2), by the attach id shmat returned. abort=1: the client could not map it "
+       "(the count is reverted without touching times or pids)."),
     Op(11, "shmctl", "ii", ("shmid", "cmd"), "struct", "ctl",
        "shmctl(2). Tail: a packed shmid_ds for IPC_SET."),
     Op(12, "interrupt", "I", ("target_req_id",), "", "none",

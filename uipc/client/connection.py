@@ -199,8 +199,7 @@ def get_connection() -> Connection:
     if conn is not None:  # inherited across fork(): it belongs to the parent
         conn.close()
     path = current_socket()
-    ns = _config.get("namespace", os.environ.get("UIPC_NAMESPACE", ""))
-    create = _config.get("create_namespace", os.environ.get("UIPC_NAMESPACE_CREATE") == "1")
+    ns, create = _namespace_args()
     try:
         conn = Connection(path, ns, create)
     except DaemonNotRunning:
@@ -243,17 +242,42 @@ def _before_fork() -> None:
     _pid_before_fork = os.getpid()
 
 
+#: a connection held while this process has shm attachments, so that the
+#: daemon never takes a process whose threads all left for an exec'd one
+_anchor: Connection | None = None
+
+
+def hold_anchor() -> None:
+    """Keep one connection open for the process (its mappings' owner)."""
+    global _anchor
+    if _anchor is None or _anchor.pid != os.getpid():
+        get_connection()  # starts the daemon if needed
+        _anchor = Connection(current_socket(), *_namespace_args())
+
+
+def _namespace_args() -> tuple[str, bool]:
+    ns = _config.get("namespace", os.environ.get("UIPC_NAMESPACE", ""))
+    create = _config.get("create_namespace", os.environ.get("UIPC_NAMESPACE_CREATE") == "1")
+    return ns, create
+
+
 def _after_fork_in_child() -> None:
+    global _anchor
     conn = getattr(_local, "conn", None)
     if conn is not None:
         conn.close()
         _local.conn = None
+    if _anchor is not None:
+        _anchor.close()
+        _anchor = None
     ids = [i for fn in _fork_state for i in fn()]
     if ids:
         # tell the daemon at once: our copies of the parent's mappings count
         try:
-            call(P.OPS_BY_NAME["fork"], (_pid_before_fork,),
-                 b"".join(i.to_bytes(8, "little", signed=True) for i in ids))
+            hold_anchor()
+            assert _anchor is not None
+            _anchor.call(P.OPS_BY_NAME["fork"], (_pid_before_fork,),
+                         b"".join(i.to_bytes(8, "little", signed=True) for i in ids))
         except Exception:  # noqa: BLE001 - the child must run on even if this fails
             pass
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from uipc import protocol as P
 from uipc.client.args import c_int, key_t, size_t
-from uipc.client.connection import call, register_fork_state
+from uipc.client.connection import call, hold_anchor, register_fork_state
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p
@@ -87,12 +87,14 @@ def shmat(shmid: int, shmaddr: int | None = None, shmflg: int = 0) -> int:
         os.close(fd)
     with _lock:
         _attached[got] = Attachment(attach_id, got, segsz, map_size, bool(readonly))
+    hold_anchor()
     return got
 
 
 def _detach_remote(attach_id: int) -> None:
+    """Revert an attach whose mapping failed."""
     try:
-        call(_SHMDT, (attach_id,))
+        call(_SHMDT, (attach_id, 1))
     except OSError:
         pass
 
@@ -104,7 +106,7 @@ def shmdt(shmaddr: int) -> None:
     if att is None:
         raise OSError(errno.EINVAL, f"{os.strerror(errno.EINVAL)} (no segment is attached at {shmaddr:#x})")
     _libc.munmap(att.addr, att.map_size)
-    call(_SHMDT, (att.attach_id,))
+    call(_SHMDT, (att.attach_id, 0))
 
 
 def shm_view(shmaddr: int) -> memoryview:

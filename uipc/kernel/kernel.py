@@ -193,6 +193,20 @@ class Kernel:
         task.process.tasks.discard(task)
         self._run_wakeups()
 
+    def fork_process(self, parent: Process, child: Process, inherited: list[int] | None,
+                     now: float) -> None:
+        """fork(): the child's copies of the parent's mappings count (dup_mmap).
+
+        ``inherited`` lists the parent's shm attachments the child reports
+        (None: all).  The undo list is not inherited (no CLONE_SYSVSEM).
+        """
+        from uipc.kernel.syscalls import FORK_HOOKS
+
+        self.now = now
+        for hook in FORK_HOOKS:
+            hook(self, parent, child, inherited)
+        self._run_wakeups()
+
     def exec_process(self, process: Process, now: float) -> None:
         """execve(): the old image's mappings are gone (shm detached); the
         semaphore undo list and the namespace are kept, as in Linux."""

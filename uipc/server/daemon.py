@@ -75,6 +75,18 @@ def read_groups(pid: int) -> frozenset[int]:
     return frozenset()
 
 
+def read_ppid(pid: int) -> int:
+    """The parent of a process, from /proc/PID/status (-1 if unknown)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("PPid:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return -1
+
+
 class Daemon:
     """Serve a kernel on a unix socket until stopped."""
 
@@ -237,6 +249,8 @@ class Daemon:
                 return
             if op.name == "sysctl":
                 result: Any = introspect.sysctl(task.ns, args[0], tail.decode())
+            elif op.name == "fork":
+                result = self._fork_child(task, args[0], tail)
             elif op.name == "unshare":
                 result = self.kernel.unshare_ipc(task.process, tail.decode()).name
             elif op.name == "introspect":
@@ -322,6 +336,18 @@ class Daemon:
         conn.task = task
         self.conns[task] = conn
         return task
+
+    def _fork_child(self, task: Task, parent_pid: int, tail: bytes) -> None:
+        """A fork child reports the attachments it inherited (dup_mmap)."""
+        if len(tail) % 8:
+            raise P.ProtocolError("attach ids are i64s")
+        ppid = read_ppid(task.pid)
+        parent = self.kernel.processes.get(parent_pid)
+        if ppid != parent_pid or parent is None:
+            raise KernelError(errno.EPERM, f"pid {parent_pid} is not the parent of {task.pid}")
+        ids = [int.from_bytes(tail[i:i + 8], "little", signed=True) for i in range(0, len(tail), 8)]
+        self.kernel.fork_process(parent, task.process, ids, time.time())
+        return None
 
     # --- exits -----------------------------------------------------------
     def _reap_if_dead(self, pid: int) -> bool:

@@ -1,0 +1,437 @@
+"""ipc/shm.c: System V shared memory, its metadata and lifecycle.
+
+The bytes never live here: a segment's memory comes from an injected
+allocator (memfds in the daemon, bytearrays in unit tests), and mapping it
+is the client's business.  What this file decides is everything Linux
+decides: sizes and limits, who may attach and how, ``shm_nattch`` counted
+per mapping (attach, fork copies, detach, exec, exit), the times and pids,
+and when a segment dies.
+
+Theory of operation: ``shmat`` creates an attachment record (the kernel's
+vma) in the attaching process and counts it (``shm_open``); ``shmdt``, exec
+and exit drop records (``shm_close``).  A segment removed with IPC_RMID while
+attached is only marked SHM_DEST and loses its key; it stays visible by id
+and is destroyed when its last attachment goes (``shm_may_destroy``), which
+with ``kernel.shm_rmid_forced`` also happens to any segment nobody is
+attached to any more.
+"""
+from __future__ import annotations
+
+import errno
+import itertools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from uipc.kernel.errors import KernelError
+from uipc.kernel.ids import (
+    S_IRUGO, S_IRWXUGO, S_IWUGO, IpcOps, KernIpcPerm, describe_denial, ipcctl_obtain_check,
+    ipcget, ipcperms, ipc_update_perm,
+)
+from uipc.kernel.task import CAP_IPC_LOCK, Process, Task
+from uipc.uapi.ipc import IPC_64, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT
+from uipc.uapi.shm import (
+    PAGE_SIZE, SHM_DEST, SHM_EXEC, SHM_HUGETLB, SHM_INFO, SHM_LOCK, SHM_LOCKED, SHM_NORESERVE,
+    SHM_RDONLY, SHM_REMAP, SHM_RND, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK, SHMLBA, SHMMIN,
+    ShmidDs, ShmInfo, ShmInfoStats,
+)
+
+if TYPE_CHECKING:
+    from uipc.kernel.kernel import Kernel
+    from uipc.kernel.namespace import IpcNamespace
+
+S_IXUGO = 0o111
+#: MAX_LFS_FILESIZE: shmem files cannot be larger
+MAX_LFS_FILESIZE = (1 << 63) - 1
+ADDR_MAX = (1 << 64) - 1
+
+
+class ShmAllocator(Protocol):
+    """Where segment memory comes from."""
+
+    def alloc(self, size: int, noreserve: bool) -> Any:
+        """Zero-filled memory of ``size`` bytes; KernelError(ENOMEM) if it cannot."""
+
+    def free(self, handle: Any) -> None:
+        """The segment is destroyed; attached clients keep their own mappings."""
+
+    def resident_pages(self, handle: Any) -> int:
+        """Pages in memory, for SHM_INFO's shm_rss."""
+
+
+class BytearrayAllocator:
+    """Memory as bytearrays, for unit tests; remembers what it freed."""
+
+    def __init__(self, limit: int = 1 << 32) -> None:
+        self.limit = limit
+        self.freed: list[bytearray] = []
+
+    def alloc(self, size: int, noreserve: bool) -> bytearray:
+        if size > self.limit and not noreserve:
+            raise KernelError(errno.ENOMEM, f"{size} bytes exceed the allocator's {self.limit}")
+        return bytearray(min(size, self.limit))
+
+    def free(self, handle: bytearray) -> None:
+        self.freed.append(handle)
+
+    def resident_pages(self, handle: bytearray) -> int:
+        return 0
+
+
+@dataclass(eq=False)
+class ShmidKernel:
+    """struct shmid_kernel."""
+
+    perm: KernIpcPerm
+    shm_segsz: int
+    shm_file: Any
+    shm_ctim: int = 0
+    shm_atim: int = 0
+    shm_dtim: int = 0
+    shm_cprid: int = 0
+    shm_lprid: int = 0
+    shm_nattch: int = 0
+    #: the creating process (shm_creator), for kernel.shm_rmid_forced at its exit
+    shm_creator: Process | None = None
+
+
+@dataclass(eq=False)
+class ShmAttach:
+    """One mapping of a segment in one process (the kernel's vma)."""
+
+    attach_id: int
+    shp: ShmidKernel
+    readonly: bool
+
+
+@dataclass(frozen=True)
+class ShmatResult:
+    """What the client needs to map an attachment."""
+
+    attach_id: int
+    handle: Any
+    size: int
+    map_size: int
+    readonly: bool
+    #: the address to map at (already rounded), 0 for anywhere
+    addr: int
+    remap: bool
+
+
+_attach_ids = itertools.count(1)
+
+
+def _pages(size: int) -> int:
+    return (size + PAGE_SIZE - 1) // PAGE_SIZE
+
+
+# --- shmget -----------------------------------------------------------------------
+def newseg(k: "Kernel", task: Task, key: int, shmflg: int, size: int) -> int:
+    """newseg(): create a zero-filled segment.
+
+    Raises:
+        EINVAL: size < SHMMIN or > kernel.shmmax; larger than a file can be.
+        ENOSPC: kernel.shmall pages would be exceeded.
+        ENOMEM: no memory for it (SHM_HUGETLB: no huge pages here).
+        ENOSPC: kernel.shmmni segments exist.
+    """
+    ns = task.ns
+    if size < SHMMIN or size > ns.shm_ctlmax:
+        raise KernelError(errno.EINVAL, f"size {size} outside [SHMMIN {SHMMIN}, kernel.shmmax "
+                          f"{ns.shm_ctlmax}]")
+    numpages = _pages(size)
+    if ns.shm_tot + numpages > ns.shm_ctlall:
+        raise KernelError(errno.ENOSPC, f"{ns.shm_tot} pages in use, {numpages} more would exceed "
+                          f"kernel.shmall ({ns.shm_ctlall} pages)")
+    if shmflg & SHM_HUGETLB:
+        raise KernelError(errno.ENOMEM, "SHM_HUGETLB: uipc has no huge pages to give")
+    if size > MAX_LFS_FILESIZE:
+        raise KernelError(errno.EINVAL, f"size {size} is larger than a file can be")
+    allocator = k.shm_allocator if k.shm_allocator is not None else _default_allocator(k)
+    handle = allocator.alloc(size, bool(shmflg & SHM_NORESERVE))
+    shp = ShmidKernel(perm=KernIpcPerm(key=key, mode=shmflg & S_IRWXUGO), shm_segsz=size,
+                      shm_file=handle, shm_ctim=int(k.now), shm_cprid=task.pid,
+                      shm_creator=task.process)
+    try:
+        ns.shm_ids.ipc_addid(shp, ns.shm_ctlmni, task.cred)
+    except KernelError:
+        allocator.free(handle)
+        raise
+    ns.shm_tot += numpages
+    return shp.perm.id
+
+
+def _default_allocator(k: "Kernel") -> ShmAllocator:
+    k.shm_allocator = BytearrayAllocator()
+    return k.shm_allocator
+
+
+def sys_shmget(k: "Kernel", task: Task, key: int, size: int, shmflg: int) -> int:
+    """ksys_shmget().  See shmget(2).
+
+    Raises: as ipcget and newseg; EINVAL when the key's segment is smaller
+    than ``size`` (shm_more_checks).
+    """
+    def more_checks(shp: ShmidKernel) -> None:
+        if shp.shm_segsz < size:
+            raise KernelError(errno.EINVAL, f"segment {shp.perm.id} has {shp.shm_segsz} bytes, "
+                              f"{size} asked")
+
+    ops: IpcOps[ShmidKernel] = IpcOps(getnew=lambda key, flg: newseg(k, task, key, flg, size),
+                                      more_checks=more_checks)
+    return ipcget(task.ns.shm_ids, ops, task.cred, key, shmflg)
+
+
+# --- attach / detach ------------------------------------------------------------------
+def shm_open(k: "Kernel", shp: ShmidKernel, pid: int) -> None:
+    """__shm_open(): a mapping appears (attach or fork copy)."""
+    shp.shm_atim = int(k.now)
+    shp.shm_lprid = pid
+    shp.shm_nattch += 1
+
+
+def shm_may_destroy(ns: "IpcNamespace", shp: ShmidKernel) -> bool:
+    return shp.shm_nattch == 0 and bool(ns.shm_rmid_forced or shp.perm.mode & SHM_DEST)
+
+
+def shm_close(k: "Kernel", ns: "IpcNamespace", shp: ShmidKernel, pid: int) -> None:
+    """shm_close(): a mapping goes (detach, exec, exit)."""
+    shp.shm_lprid = pid
+    shp.shm_dtim = int(k.now)
+    shp.shm_nattch -= 1
+    if shm_may_destroy(ns, shp) and not shp.perm.deleted:
+        shm_destroy(k, ns, shp)
+
+
+def shm_destroy(k: "Kernel", ns: "IpcNamespace", shp: ShmidKernel) -> None:
+    """shm_destroy(): forget the segment and free its memory."""
+    ns.shm_tot -= _pages(shp.shm_segsz)
+    ns.shm_ids.ipc_rmid(shp)
+    handle, shp.shm_file = shp.shm_file, None
+    if k.shm_allocator is not None and handle is not None:
+        k.shm_allocator.free(handle)
+
+
+def sys_shmat(k: "Kernel", task: Task, shmid: int, shmaddr: int, shmflg: int) -> ShmatResult:
+    """do_shmat().  See shmat(2).
+
+    The kernel part of an attach: checks, the rounded address, the count.
+    The caller maps ``handle`` at ``addr`` (or anywhere when 0) and must call
+    ``sys_shmdt(abort=True)`` if that fails.
+    Raises (in Linux's order):
+        EINVAL: shmid < 0; shmaddr not page aligned without SHM_RND; SHM_RND
+            rounding to 0 with SHM_REMAP; SHM_REMAP without an address.
+        EINVAL: no segment has this id.
+        EACCES: read (SHM_RDONLY) or read-write (and exec with SHM_EXEC) denied.
+        EINVAL: the range would wrap around the address space.
+    """
+    if shmid < 0:
+        raise KernelError(errno.EINVAL, f"shmid {shmid} is negative")
+    addr = shmaddr
+    if addr:
+        if addr & (SHMLBA - 1):
+            if shmflg & SHM_RND:
+                addr &= ~(SHMLBA - 1)
+                if not addr and shmflg & SHM_REMAP:
+                    raise KernelError(errno.EINVAL, f"shmaddr {shmaddr:#x} rounds to 0 and SHM_REMAP "
+                                      "was given")
+            else:
+                raise KernelError(errno.EINVAL, f"shmaddr {shmaddr:#x} is not page aligned and "
+                                  "SHM_RND was not given")
+    elif shmflg & SHM_REMAP:
+        raise KernelError(errno.EINVAL, "SHM_REMAP needs an address")
+    readonly = bool(shmflg & SHM_RDONLY)
+    acc_mode = S_IRUGO if readonly else S_IRUGO | S_IWUGO
+    if shmflg & SHM_EXEC:
+        acc_mode |= S_IXUGO
+    ns = task.ns
+    shp: ShmidKernel = ns.shm_ids.ipc_obtain_object_check(shmid)
+    if not ipcperms(task.cred, shp.perm, acc_mode):
+        want = "read" if readonly else "read-write"
+        raise KernelError(errno.EACCES, describe_denial(task.cred, shp.perm,
+                                                        want + ("+exec" if shmflg & SHM_EXEC else "")))
+    map_size = _pages(shp.shm_segsz) * PAGE_SIZE
+    if addr and not shmflg & SHM_REMAP and addr + shp.shm_segsz > ADDR_MAX:
+        raise KernelError(errno.EINVAL, f"{shp.shm_segsz} bytes at {addr:#x} wrap around")
+    att = ShmAttach(attach_id=next(_attach_ids), shp=shp, readonly=readonly)
+    task.process.shm_attachments[att.attach_id] = att
+    shm_open(k, shp, task.pid)
+    return ShmatResult(attach_id=att.attach_id, handle=shp.shm_file, size=shp.shm_segsz,
+                       map_size=map_size, readonly=readonly, addr=addr,
+                       remap=bool(shmflg & SHM_REMAP))
+
+
+def sys_shmdt(k: "Kernel", task: Task, attach_id: int, abort: int = 0) -> None:
+    """ksys_shmdt(), by attach id.  See shmdt(2).
+
+    With ``abort`` the attach never became a mapping (the client's mmap
+    failed): the count is reverted without touching times or pids, as
+    do_shmat's error path does.
+    Raises:
+        EINVAL: this process has no such attachment.
+    """
+    proc = task.process
+    att = proc.shm_attachments.pop(attach_id, None)
+    if att is None:
+        raise KernelError(errno.EINVAL, f"no shared memory attachment {attach_id} in process {proc.pid}")
+    shp = att.shp
+    if abort:
+        shp.shm_nattch -= 1
+        if shm_may_destroy(proc.ns, shp) and not shp.perm.deleted:
+            shm_destroy(k, proc.ns, shp)
+        return None
+    shm_close(k, proc.ns, shp, task.pid)
+    return None
+
+
+def _segment_ns(k: "Kernel", shp: ShmidKernel, fallback: "IpcNamespace") -> "IpcNamespace":
+    for ns in k.namespaces.values():
+        if not shp.perm.deleted and ns.shm_ids._idr.get(shp.perm.id & 0x7FFF) is shp:
+            return ns
+    return fallback
+
+
+def shm_fork(k: "Kernel", parent: Process, child: Process, attach_ids: list[int] | None = None) -> int:
+    """dup_mmap(): the child's copies of the parent's mappings count too.
+
+    ``attach_ids`` limits it to the ones the child says it inherited (those
+    of the parent that still exist).  Linux runs shm_open in the parent's
+    context: shm_lpid becomes the parent's pid.  Returns how many.
+    """
+    ids = list(parent.shm_attachments) if attach_ids is None else attach_ids
+    count = 0
+    for aid in ids:
+        att = parent.shm_attachments.get(aid)
+        if att is None or aid in child.shm_attachments or att.shp.perm.deleted:
+            continue
+        child.shm_attachments[aid] = ShmAttach(attach_id=aid, shp=att.shp, readonly=att.readonly)
+        shm_open(k, att.shp, parent.pid)
+        count += 1
+    return count
+
+
+def _detach_all(k: "Kernel", process: Process) -> None:
+    for aid in list(process.shm_attachments):
+        att = process.shm_attachments.pop(aid)
+        if not att.shp.perm.deleted:
+            shm_close(k, _segment_ns(k, att.shp, process.ns), att.shp, process.pid)
+
+
+def shm_exec(k: "Kernel", process: Process) -> None:
+    """exec: the old image's mappings are gone."""
+    _detach_all(k, process)
+
+
+def exit_shm_mm(k: "Kernel", process: Process) -> None:
+    """exit_mm(): every mapping goes."""
+    _detach_all(k, process)
+
+
+def exit_shm(k: "Kernel", process: Process) -> None:
+    """exit_shm(): with kernel.shm_rmid_forced, segments this process created
+    that nobody is attached to are destroyed."""
+    ns = process.ns
+    if not ns.shm_rmid_forced:
+        return
+    for shp in list(ns.shm_ids):
+        if shp.shm_creator is process:
+            shp.shm_creator = None
+            if shm_may_destroy(ns, shp):
+                shm_destroy(k, ns, shp)
+
+
+# --- shmctl ---------------------------------------------------------------------------
+def shmctl_stat(task: Task, shmid: int, cmd: int) -> tuple[int, ShmidDs]:
+    """shmctl_stat(): IPC_STAT by id, SHM_STAT / SHM_STAT_ANY by index."""
+    ids = task.ns.shm_ids
+    shp: ShmidKernel = (ids.ipc_obtain_object_idr(shmid) if cmd in (SHM_STAT, SHM_STAT_ANY)
+                        else ids.ipc_obtain_object_check(shmid))
+    if cmd != SHM_STAT_ANY and not ipcperms(task.cred, shp.perm, S_IRUGO):
+        raise KernelError(errno.EACCES, describe_denial(task.cred, shp.perm, "read (stat)"))
+    ds = ShmidDs(shm_perm=shp.perm.to_user(), shm_segsz=shp.shm_segsz, shm_atime=shp.shm_atim,
+                 shm_dtime=shp.shm_dtim, shm_ctime=shp.shm_ctim, shm_cpid=shp.shm_cprid,
+                 shm_lpid=shp.shm_lprid, shm_nattch=shp.shm_nattch)
+    return (0 if cmd == IPC_STAT else shp.perm.id), ds
+
+
+def do_shm_rmid(k: "Kernel", ns: "IpcNamespace", shp: ShmidKernel) -> None:
+    """do_shm_rmid(): destroy now, or mark SHM_DEST and hide the key."""
+    if shp.shm_nattch:
+        shp.perm.mode |= SHM_DEST
+        ns.shm_ids.ipc_kht_remove(shp)
+        shp.perm.key = IPC_PRIVATE
+    else:
+        shm_destroy(k, ns, shp)
+
+
+def shmctl_down(k: "Kernel", task: Task, shmid: int, cmd: int, buf: ShmidDs | None) -> int:
+    """shmctl_down(): IPC_RMID and IPC_SET, for owner, creator or CAP_SYS_ADMIN."""
+    ns = task.ns
+    shp: ShmidKernel = ipcctl_obtain_check(ns.shm_ids, shmid, task.cred)
+    if cmd == IPC_RMID:
+        do_shm_rmid(k, ns, shp)
+        return 0
+    assert buf is not None
+    p = buf.shm_perm
+    ipc_update_perm(p.uid, p.gid, p.mode, shp.perm)
+    shp.shm_ctim = int(k.now)
+    return 0
+
+
+def shmctl_do_lock(task: Task, shmid: int, cmd: int) -> int:
+    """shmctl_do_lock(): SHM_LOCK / SHM_UNLOCK set or clear SHM_LOCKED.
+
+    Without CAP_IPC_LOCK only the owner or creator may (EPERM).  The memory
+    itself is not mlocked (see docs/deviations.md).
+    """
+    shp: ShmidKernel = task.ns.shm_ids.ipc_obtain_object_check(shmid)
+    cred = task.cred
+    if not cred.capable(CAP_IPC_LOCK) and cred.euid not in (shp.perm.uid, shp.perm.cuid):
+        raise KernelError(errno.EPERM, f"{'SHM_LOCK' if cmd == SHM_LOCK else 'SHM_UNLOCK'} needs "
+                          f"CAP_IPC_LOCK or ownership of segment {shmid}")
+    if cmd == SHM_LOCK:
+        shp.perm.mode |= SHM_LOCKED
+    else:
+        shp.perm.mode &= ~SHM_LOCKED
+    return 0
+
+
+def sys_shmctl(k: "Kernel", task: Task, shmid: int, cmd: int, buf: ShmidDs | None = None) -> Any:
+    """ksys_shmctl().  See shmctl(2)."""
+    if cmd < 0 or shmid < 0:
+        raise KernelError(errno.EINVAL, f"shmid {shmid} is negative" if shmid < 0
+                          else f"cmd {cmd} is negative")
+    cmd &= ~IPC_64
+    ns = task.ns
+    if cmd == IPC_INFO:
+        info = ShmInfo(shmmax=ns.shm_ctlmax, shmmin=SHMMIN, shmmni=ns.shm_ctlmni,
+                       shmseg=ns.shm_ctlmni, shmall=ns.shm_ctlall)
+        return max(ns.shm_ids.ipc_get_maxidx(), 0), info
+    if cmd == SHM_INFO:
+        alloc = k.shm_allocator
+        rss = sum(alloc.resident_pages(s.shm_file) for s in ns.shm_ids) if alloc is not None else 0
+        stats = ShmInfoStats(used_ids=ns.shm_ids.in_use, shm_tot=ns.shm_tot, shm_rss=rss,
+                             shm_swp=0, swap_attempts=0, swap_successes=0)
+        return max(ns.shm_ids.ipc_get_maxidx(), 0), stats
+    if cmd in (IPC_STAT, SHM_STAT, SHM_STAT_ANY):
+        return shmctl_stat(task, shmid, cmd)
+    if cmd == IPC_SET:
+        if buf is None:
+            raise KernelError(errno.EFAULT, "IPC_SET needs a ShmidDs")
+        return shmctl_down(k, task, shmid, cmd, buf)
+    if cmd == IPC_RMID:
+        return shmctl_down(k, task, shmid, cmd, None)
+    if cmd in (SHM_LOCK, SHM_UNLOCK):
+        return shmctl_do_lock(task, shmid, cmd)
+    raise KernelError(errno.EINVAL, f"unknown shmctl command {cmd}")
+
+
+def free_ns_shm(k: "Kernel", ns: "IpcNamespace") -> None:
+    """shm_exit_ns(): destroy every segment of a dying namespace."""
+    for shp in list(ns.shm_ids):
+        shm_destroy(k, ns, shp)
+
+
+def shm_attachments_of(k: "Kernel", shp: ShmidKernel) -> list[tuple[int, int]]:
+    """(pid, attach id) of every mapping of a segment (introspection)."""
+    return [(p.pid, aid) for p in k.processes.values()
+            for aid, att in p.shm_attachments.items() if att.shp is shp]
