@@ -80,3 +80,9 @@ def test_reply_codec() -> None:
     assert dec.next_frame() == (9, 22, b"msgsz 9000 exceeds kernel.msgmax (8192)")
     assert dec.next_frame() == (10, 0, b"ok")
     assert dec.next_frame() is P.NEED_DATA
+
+
+def test_unsigned_long_fields_travel_whole() -> None:
+    from uipc.uapi import ShmInfo
+    info = ShmInfo(shmmax=2**64 - 2**24 - 1, shmmin=1, shmmni=4096, shmseg=4096, shmall=2**64 - 2**24 - 1)
+    assert P.unpack_ctl_result(P.pack_ctl_result((0, info))) == (0, info)

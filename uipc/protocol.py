@@ -70,9 +70,16 @@ def _layout(cls: type) -> tuple[tuple[str, bool], ...]:
     return tuple((f.name, f.type in ("IpcPerm", IpcPerm)) for f in dataclasses.fields(cls))
 
 
+#: fields the kernel declares unsigned long / size_t: they travel as u64
+UNSIGNED_FIELDS = frozenset({
+    "msg_cbytes", "msg_qnum", "msg_qbytes", "shm_segsz", "shm_nattch",
+    "shmmax", "shmmin", "shmmni", "shmseg", "shmall",
+    "shm_tot", "shm_rss", "shm_swp", "swap_attempts", "swap_successes",
+})
 _LAYOUTS = {cls: _layout(cls) for cls in STRUCT_TAGS.values()}
-_STRUCTS = {cls: struct.Struct("<" + "".join("q" * (7 if perm else 1) for _, perm in lay))
-            for cls, lay in _LAYOUTS.items()}
+_STRUCTS = {cls: struct.Struct("<" + "".join(
+    "q" * 7 if perm else ("Q" if name in UNSIGNED_FIELDS else "q") for name, perm in lay))
+    for cls, lay in _LAYOUTS.items()}
 
 
 def pack_struct(obj: Any) -> bytes:
@@ -296,7 +303,8 @@ def render_docs() -> str:
         "it completes; each connection is one thread, so it has at most one request in "
         "flight (plus `interrupt`).", "",
         "Struct results of the `*ctl` calls: `u8 tag | i64 ret | fields`, every field an "
-        "i64, `ipc_perm` inlined as key, uid, gid, cuid, cgid, mode, seq. Tags: "
+        "i64 (u64 where the kernel's is unsigned long or size_t: "
+        + ", ".join(sorted(UNSIGNED_FIELDS)) + "), `ipc_perm` inlined as key, uid, gid, cuid, cgid, mode, seq. Tags: "
         + ", ".join(f"{t} = {c.__name__}" for t, c in STRUCT_TAGS.items())
         + f", {TAG_INT} = plain int, {TAG_INTLIST} = i64 list (count in ret).", "",
         "| code | op | fixed args (struct format) | tail | result | notes |",

@@ -275,6 +275,13 @@ class Daemon:
         self._reply(conn, req_id, op, result)
 
     def _reply(self, conn: Conn, req_id: int, op: P.Op, result: Any) -> None:
+        try:
+            self._encode_reply(conn, req_id, op, result)
+        except Exception:  # a bug in uipc: report it to this caller, keep serving
+            log.exception("cannot encode the result of %s for pid %d", op.name, conn.pid)
+            self._send(conn, P.encode_error(req_id, errno.EIO, f"internal error encoding {op.name}"))
+
+    def _encode_reply(self, conn: Conn, req_id: int, op: P.Op, result: Any) -> None:
         if isinstance(result, KernelError):
             self._send(conn, P.encode_error(req_id, result.errno, result.detail))
         elif op.result == "shmat":
