@@ -31,11 +31,16 @@ class DaemonProc:
         return self.proc.pid
 
 
-def start_daemon(directory: Path, name: str = "uipc.sock") -> DaemonProc:
+def start_daemon(directory: Path, name: str = "uipc.sock", system: bool = False) -> DaemonProc:
+    """A daemon on a socket in ``directory``; ``system`` lets every uid connect
+    (the tests' setuid children), as `uipc daemon --system` does."""
     path = directory / name
+    if system:
+        os.chmod(directory, 0o755)
     r, w = os.pipe()
     proc = subprocess.Popen([sys.executable, "-m", "uipc.server", "--socket", str(path),
-                             "--ready-fd", str(w)], pass_fds=(w,), cwd=ROOT)
+                             "--ready-fd", str(w)] + (["--system"] if system else []),
+                            pass_fds=(w,), cwd=ROOT)
     os.close(w)
     with os.fdopen(r, "rb") as pipe:
         line = pipe.readline()
@@ -75,7 +80,7 @@ def reset_client(socket: str | None = None, namespace: str | None = None) -> dic
 @pytest.fixture(scope="session")
 def daemon() -> Iterator[DaemonProc]:
     tmp = Path(tempfile.mkdtemp(prefix="uipc-test-"))
-    d = start_daemon(tmp)
+    d = start_daemon(tmp, system=os.geteuid() == 0)
     old = {k: os.environ.get(k) for k in ("UIPC_SOCKET", "UIPC_NO_AUTOSTART", "UIPC_NAMESPACE")}
     os.environ["UIPC_SOCKET"] = str(d.socket)
     os.environ["UIPC_NO_AUTOSTART"] = "1"

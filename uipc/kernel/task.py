@@ -21,6 +21,13 @@ CAP_IPC_OWNER = "CAP_IPC_OWNER"
 CAP_SYS_ADMIN = "CAP_SYS_ADMIN"
 CAP_SYS_RESOURCE = "CAP_SYS_RESOURCE"
 ROOT_CAPS = frozenset({CAP_IPC_LOCK, CAP_IPC_OWNER, CAP_SYS_ADMIN, CAP_SYS_RESOURCE})
+#: capability bit numbers (include/uapi/linux/capability.h), for CapEff masks
+CAP_BITS = {CAP_IPC_LOCK: 14, CAP_IPC_OWNER: 15, CAP_SYS_ADMIN: 21, CAP_SYS_RESOURCE: 24}
+
+
+def caps_from_mask(mask: int) -> frozenset[str]:
+    """The IPC-relevant capabilities in a CapEff bit mask."""
+    return frozenset(name for name, bit in CAP_BITS.items() if mask >> bit & 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +42,12 @@ class Cred:
     caps: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, uid: int, gid: int, groups: frozenset[int] = frozenset()) -> "Cred":
-        """Credentials of an ordinary process; uid 0 gets root's capabilities."""
-        return cls(uid, gid, uid, gid, frozenset(groups), ROOT_CAPS if uid == 0 else frozenset())
+    def of(cls, uid: int, gid: int, groups: frozenset[int] = frozenset(),
+           caps: frozenset[str] | None = None) -> "Cred":
+        """Credentials of a process; without ``caps``, uid 0 gets root's capabilities."""
+        if caps is None:
+            caps = ROOT_CAPS if uid == 0 else frozenset()
+        return cls(uid, gid, uid, gid, frozenset(groups), frozenset(caps))
 
     def capable(self, cap: str) -> bool:
         """capable() / ns_capable()."""

@@ -32,6 +32,7 @@ from typing import Any
 from uipc import protocol as P
 from uipc.kernel import BLOCKED, Cred, Kernel, KernelError, Process, Task
 from uipc.kernel.syscalls import SYSCALLS
+from uipc.kernel.task import caps_from_mask
 from uipc.paths import SYSTEM_DIR, SOCKET_NAME, default_socket
 from uipc.server import introspect
 from uipc.server.dispatch import DECODERS, encode_result
@@ -63,16 +64,21 @@ class Conn:
         self.writing = False
 
 
-def read_groups(pid: int) -> frozenset[int]:
-    """Supplementary groups of a process, from /proc/PID/status."""
+def read_status(pid: int) -> tuple[frozenset[int], frozenset[str] | None]:
+    """Supplementary groups and effective IPC capabilities of a process, from
+    /proc/PID/status (the kernel's own view, never the client's word)."""
+    groups: frozenset[int] = frozenset()
+    caps: frozenset[str] | None = None
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
                 if line.startswith("Groups:"):
-                    return frozenset(int(g) for g in line.split()[1:])
+                    groups = frozenset(int(g) for g in line.split()[1:])
+                elif line.startswith("CapEff:"):
+                    caps = caps_from_mask(int(line.split()[1], 16))
     except OSError:
         pass
-    return frozenset()
+    return groups, caps
 
 
 def read_ppid(pid: int) -> int:
@@ -331,7 +337,8 @@ class Daemon:
                 pidfd = os.pidfd_open(conn.pid)
             except OSError as exc:
                 raise KernelError(errno.ESRCH, f"cannot watch pid {conn.pid}: {exc}") from None
-            cred = Cred.of(conn.uid, conn.gid, read_groups(conn.pid))
+            groups, caps = read_status(conn.pid)
+            cred = Cred.of(conn.uid, conn.gid, groups, caps)
             proc = kernel.new_process(conn.pid, cred, ns_name)
             self.pidfds[conn.pid] = pidfd
             self.sel.register(pidfd, selectors.EVENT_READ,

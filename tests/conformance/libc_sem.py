@@ -5,7 +5,7 @@ import ctypes
 import os
 from typing import Any
 
-from tests.oracle.libc_msg import _check, _Perm, libc
+from tests.conformance.libc_msg import _check, _Perm, libc
 from uipc.uapi import (
     GETALL, IPC_INFO, IPC_SET, IPC_STAT, SEM_INFO, SEM_STAT, SEM_STAT_ANY, SETALL, SETVAL,
     IpcPerm, SemidDs, SemInfo,

@@ -1,49 +1,19 @@
-"""Shared memory on the real kernel and on uipc: sizes, errno, nattch, SHM_DEST."""
+"""Shared-memory scenarios: sizes, limits, attach rules, nattch through
+fork/exit, SHM_DEST, SHM_LOCK, shm_rmid_forced, other users."""
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable
 
-import pytest
-
-import uipc
-from tests.oracle.test_sem_oracle import run_on_kernel
+from tests.conformance.harness import Recorder, Scenario, as_user
 from uipc.uapi import (
     IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT, SHM_INFO, SHM_LOCK,
     SHM_RDONLY, SHM_REMAP, SHM_RND, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK,
 )
 
-pytestmark = pytest.mark.kernel_oracle
 
-
-def normalise(value: Any, roles: dict[int, str]) -> Any:
-    if isinstance(value, uipc.ShmidDs):
-        d = dataclasses.asdict(value)
-        for f in ("shm_atime", "shm_dtime", "shm_ctime"):
-            d[f] = "set" if d[f] else "unset"
-        for f in ("shm_cpid", "shm_lpid"):
-            d[f] = roles.get(d[f], d[f])
-        return d
-    if isinstance(value, uipc.ShmInfoStats):
-        return dataclasses.replace(value, shm_rss=0)   # resident pages differ legitimately
-    if isinstance(value, tuple):
-        return tuple(normalise(v, roles) for v in value)
-    return value
-
-
-def scenario(api: Any, set_sysctl: Callable[[str, Any], None]) -> list[tuple[str, Any]]:
-    log: list[tuple[str, Any]] = []
-    roles = {os.getpid(): "me"}
-
-    def do(label: str, fn: Callable[[], Any]) -> Any:
-        try:
-            out = fn()
-            log.append((label, normalise(out, roles)))
-            return out
-        except OSError as exc:
-            log.append((label, f"errno {exc.errno}"))
-            return None
+def lifecycle(rec: Recorder) -> None:
+    api, do, set_sysctl = rec.api, rec.do, rec.set_sysctl
 
     do("size 0", lambda: api.shmget(IPC_PRIVATE, 0, 0o600))
     s = do("create", lambda: api.shmget(0x50, 5000, IPC_CREAT | 0o640))
@@ -60,14 +30,14 @@ def scenario(api: Any, set_sysctl: Callable[[str, Any], None]) -> list[tuple[str
     addr = api.shmat(s)
     ro = api.shmat(s, None, SHM_RDONLY)
     api.shm_view(addr)[:3] = b"abc"
-    log.append(("ro sees", bytes(api.shm_view(ro)[:3])))
+    rec.note("ro sees", bytes(api.shm_view(ro)[:3]))
     do("stat attached", lambda: api.shmctl(s, IPC_STAT))
     do("occupied", lambda: api.shmat(s, addr))
     do("stat after failed", lambda: api.shmctl(s, IPC_STAT))
     pid = os.fork()
     if pid == 0:
         os._exit(0)
-    roles[pid] = "child"
+    rec.role(pid, "child")
     os.waitpid(pid, 0)
     do("after fork+exit", lambda: api.shmctl(s, IPC_STAT))
     do("lock", lambda: api.shmctl(s, SHM_LOCK))
@@ -109,16 +79,33 @@ def scenario(api: Any, set_sysctl: Callable[[str, Any], None]) -> list[tuple[str
         x = api.shmat(u)
         api.shmdt(x)
         do("forced destroyed at detach", lambda: api.shmctl(u, IPC_STAT))
-    return log
 
 
-def test_shm_sequence_matches_the_kernel(ns: str) -> None:
-    def kernel_side(api_unused: Any, write: Any) -> list[tuple[str, Any]]:
-        from tests.oracle import libc_shm
-        return scenario(libc_shm, write)
+def other_users(rec: Recorder) -> None:
+    api, do = rec.api, rec.do
+    s = do("root's 0640", lambda: api.shmget(0x52, 4096, IPC_CREAT | 0o640))
 
-    expected = run_on_kernel(kernel_side)
-    got = scenario(uipc, lambda name, v: uipc.sysctl.set(f"kernel.{name}", v))
-    mismatches = [(e[0], e[1], g[1]) for e, g in zip(expected, got) if e != g]
-    assert not mismatches, "\n".join(f"{label}: kernel {k!r} uipc {u!r}" for label, k, u in mismatches)
-    assert len(got) == len(expected)
+    def probe() -> list:
+        out = []
+        for label, fn in [("get r", lambda: api.shmget(0x52, 0, 0o040)),
+                          ("get w", lambda: api.shmget(0x52, 0, 0o020)),
+                          ("attach ro", lambda: api.shmdt(api.shmat(s, None, SHM_RDONLY))),
+                          ("attach rw", lambda: api.shmat(s)),
+                          ("stat", lambda: api.shmctl(s, IPC_STAT).shm_segsz),
+                          ("lock", lambda: api.shmctl(s, SHM_LOCK)),
+                          ("rmid", lambda: api.shmctl(s, IPC_RMID))]:
+            try:
+                out.append((label, rec.normalise(fn())))
+            except OSError as exc:
+                out.append((label, f"errno {exc.errno}"))
+        return out
+
+    rec.note("other user", as_user(1001, 1001, probe, rec=rec))
+    rec.note("group member", as_user(1001, 1001, probe, groups=(0,), rec=rec))
+    do("stat", lambda: api.shmctl(s, IPC_STAT))
+
+
+SCENARIOS = [
+    Scenario("shm lifecycle, limits and SHM_DEST", "shm", lifecycle),
+    Scenario("shm permissions of other users", "shm", other_users),
+]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ctypes
 from typing import Any
 
-from tests.oracle.libc_msg import _check, _Perm, libc
+from tests.conformance.libc_msg import _check, _Perm, libc
 from uipc.uapi import (
     IPC_INFO, IPC_SET, IPC_STAT, SHM_INFO, SHM_RDONLY, SHM_STAT, SHM_STAT_ANY, IpcPerm, ShmidDs,
     ShmInfo, ShmInfoStats,

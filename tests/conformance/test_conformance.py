@@ -1,0 +1,21 @@
+"""Every scenario, on the real kernel and on uipc: no mismatch allowed."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conformance.harness import Scenario, Unsupported, check
+from tests.conformance.scenarios_msg import SCENARIOS as MSG
+from tests.conformance.scenarios_sem import SCENARIOS as SEM
+from tests.conformance.scenarios_shm import SCENARIOS as SHM
+
+ALL: list[Scenario] = [*MSG, *SEM, *SHM]
+
+
+@pytest.mark.kernel_oracle
+@pytest.mark.parametrize("scenario", ALL, ids=lambda s: s.name)
+def test_scenario_matches_the_kernel(scenario: Scenario, daemon) -> None:
+    try:
+        mismatches = check(scenario)
+    except Unsupported as exc:
+        pytest.skip(f"CONFORMANCE SKIPPED: {exc}")
+    assert not mismatches, f"{scenario.name}:\n" + "\n".join(str(m) for m in mismatches)
