@@ -78,7 +78,7 @@ def _in_runner(env: Env, body: Callable[[], Any], unshare: bool = False) -> Any:
             unshare_ipc()
         else:
             import uipc
-            uipc.configure(socket_path=env.socket)
+            uipc.configure(socket_path=env.socket, namespace="", create_namespace=False)
             uipc.unshare_namespace()
         out = body()
         with os.fdopen(w, "wb") as f:
