@@ -103,3 +103,32 @@ def test_sysctl_cli(ns: str) -> None:
     assert uipc.sysctl.get("kernel.msgmax") == "123"
     out = subprocess.run(uipc_cmd("sysctl", "-a"), capture_output=True, text=True, timeout=60)
     assert "kernel.sem = 32000\t1024000000\t500\t32000" in out.stdout
+
+
+def test_thread_exit_drops_only_that_task(ns: str) -> None:
+    """A thread's connection goes with the thread; the process keeps its undo
+    list and attachments (thread exit is not process exit)."""
+    import gc
+    import threading
+
+    s = uipc.semget(uipc.IPC_PRIVATE, 1, 0o600)
+    shm = uipc.shmget(uipc.IPC_PRIVATE, 4096, 0o600)
+
+    def worker() -> None:
+        uipc.semop(s, [(0, 2, uipc.SEM_UNDO)])
+        uipc.shmat(shm)
+
+    def me() -> dict:
+        return [p for p in uipc.introspect.namespace()["process_details"] if p["pid"] == os.getpid()][0]
+
+    uipc.semctl(s, 0, uipc.GETVAL)  # this thread's own connection
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    gc.collect()  # the thread's connection object is freed with the thread
+    # left: this thread's connection and the anchor that owns the attachment
+    wait_until(lambda: me()["tasks"] == 2, what="the thread's task to go")
+    info = me()
+    assert info["undo"] == {str(s): [-2]} and info["shm_attachments"] == 1
+    assert uipc.shmctl(shm, uipc.IPC_STAT).shm_nattch == 1
+    assert uipc.semctl(s, 0, uipc.GETVAL) == 2
