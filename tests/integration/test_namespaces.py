@@ -132,3 +132,5 @@ def test_thread_exit_drops_only_that_task(ns: str) -> None:
     assert info["undo"] == {str(s): [-2]} and info["shm_attachments"] == 1
     assert uipc.shmctl(shm, uipc.IPC_STAT).shm_nattch == 1
     assert uipc.semctl(s, 0, uipc.GETVAL) == 2
+    for att in uipc.client.shm.attachments():
+        uipc.shmdt(att.addr)

@@ -132,3 +132,18 @@ def test_claimed_identity_is_ignored(system_daemon: DaemonProc) -> None:
 
     seen, real = as_user(1000, 1000, liar)  # type: ignore[misc]
     assert seen == real
+
+
+def test_credentials_are_those_of_each_connection(system_daemon: DaemonProc) -> None:
+    """A child that inherited root's attachments (and so connected at fork)
+    and then dropped to uid 1001 is checked as uid 1001, as Linux checks the
+    current credentials."""
+    uipc.unshare_namespace()
+    q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
+    shm = uipc.shmget(uipc.IPC_PRIVATE, 4096, 0o600)
+    addr = uipc.shmat(shm)   # a fork child now reports itself at once, as root
+    try:
+        assert as_user(1001, 1001, lambda: errno_of(lambda: uipc.msgsnd(q, 1, b"x"))) == errno.EACCES
+        assert uipc.shmctl(shm, uipc.IPC_STAT).shm_nattch == 1  # the child's copy went with it
+    finally:
+        uipc.shmdt(addr)

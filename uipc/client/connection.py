@@ -251,8 +251,12 @@ def hold_anchor() -> None:
     """Keep one connection open for the process (its mappings' owner)."""
     global _anchor
     if _anchor is None or _anchor.pid != os.getpid():
-        get_connection()  # starts the daemon if needed
-        _anchor = Connection(current_socket(), *_namespace_args())
+        try:
+            _anchor = Connection(current_socket(), *_namespace_args())
+        except DaemonNotRunning:
+            from uipc.client.control import ensure_daemon
+            ensure_daemon(current_socket())
+            _anchor = Connection(current_socket(), *_namespace_args())
 
 
 def _namespace_args() -> tuple[str, bool]:

@@ -95,8 +95,10 @@ class Kernel:
         ns.processes.add(proc)
         return proc
 
-    def new_task(self, process: Process) -> Task:
-        task = Task(tid=next(self._tids), process=process)
+    def new_task(self, process: Process, cred: Cred | None = None) -> Task:
+        """A thread of ``process``; ``cred`` if its credentials are its own."""
+        task = Task(tid=next(self._tids), process=process,
+                    own_cred=None if cred is None or cred == process.cred else cred)
         process.tasks.add(task)
         return task
 

@@ -83,6 +83,9 @@ class Task:
     tid: int
     process: Process
     waiter: "Waiter | None" = None
+    #: this thread's credentials when they differ from the process's (a
+    #: thread that connected after a setuid); Linux keeps creds per task
+    own_cred: Cred | None = None
 
     @property
     def pid(self) -> int:
@@ -91,7 +94,7 @@ class Task:
 
     @property
     def cred(self) -> Cred:
-        return self.process.cred
+        return self.own_cred if self.own_cred is not None else self.process.cred
 
     @property
     def ns(self) -> "IpcNamespace":

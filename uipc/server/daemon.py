@@ -18,7 +18,7 @@ import fcntl
 import json
 import logging
 import os
-import selectors
+import select
 import signal
 import socket
 import stat
@@ -44,6 +44,40 @@ log = logging.getLogger("uipc.daemon")
 MAX_OUTPUT_BUFFER = 64 * 1024 * 1024
 RECV_SIZE = 256 * 1024
 _PEERCRED = struct.Struct("3i")
+
+
+READ = select.EPOLLIN
+WRITE = select.EPOLLOUT
+_ERR = select.EPOLLERR | select.EPOLLHUP
+
+
+class Poller:
+    """epoll with one handler per descriptor (lighter than the selectors module)."""
+
+    def __init__(self) -> None:
+        self._ep = select.epoll()
+        self._handlers: dict[int, Any] = {}
+
+    def register(self, fileobj: Any, events: int, handler: Any) -> None:
+        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
+        self._ep.register(fd, events)
+        self._handlers[fd] = handler
+
+    def modify(self, fileobj: Any, events: int) -> None:
+        self._ep.modify(fileobj if isinstance(fileobj, int) else fileobj.fileno(), events)
+
+    def unregister(self, fileobj: Any) -> None:
+        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
+        if self._handlers.pop(fd, None) is not None:
+            self._ep.unregister(fd)
+
+    def poll(self, timeout: float | None) -> list[tuple[Any, int]]:
+        handlers = self._handlers
+        return [(handlers[fd], ev if not ev & _ERR else ev | READ)
+                for fd, ev in self._ep.poll(-1 if timeout is None else timeout) if fd in handlers]
+
+    def close(self) -> None:
+        self._ep.close()
 
 
 class Conn:
@@ -100,7 +134,7 @@ class Daemon:
         self.path = Path(socket_path)
         self.system = system
         self.kernel = Kernel(shm_allocator=MemfdAllocator())
-        self.sel = selectors.DefaultSelector()
+        self.sel = Poller()
         self.conns: dict[Task, Conn] = {}
         self.pidfds: dict[int, int] = {}  # pid -> pidfd
         self._stop = False
@@ -130,8 +164,8 @@ class Daemon:
         sock.setblocking(False)
         self._listener = sock
         Path(str(self.path) + ".pid").write_text(f"{os.getpid()}\n")
-        self.sel.register(sock, selectors.EVENT_READ, self._accept)
-        self.sel.register(self._wake_r, selectors.EVENT_READ, self._woken)
+        self.sel.register(sock, READ, self._accept)
+        self.sel.register(self._wake_r, READ, self._woken)
         return True
 
     def stop(self) -> None:
@@ -164,19 +198,19 @@ class Daemon:
         while not self._stop:
             deadline = kernel.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - time.time())
-            for key, mask in self.sel.select(timeout):
-                key.data(key, mask)
+            for handler, mask in self.sel.poll(timeout):
+                handler(mask)
             if deadline is not None:
                 kernel.advance(time.time())
             self._flush_completions()
 
-    def _woken(self, key: selectors.SelectorKey, mask: int) -> None:
+    def _woken(self, mask: int) -> None:
         try:
             os.read(self._wake_r, 64)
         except BlockingIOError:
             pass
 
-    def _accept(self, key: selectors.SelectorKey, mask: int) -> None:
+    def _accept(self, mask: int) -> None:
         assert self._listener is not None
         for _ in range(64):
             try:
@@ -190,12 +224,12 @@ class Daemon:
             pid, uid, gid = _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                                              _PEERCRED.size))
             conn = Conn(sock, pid, uid, gid)
-            self.sel.register(sock, selectors.EVENT_READ, lambda k, m, c=conn: self._on_conn(c, m))
+            self.sel.register(sock, READ, lambda m, c=conn: self._on_conn(c, m))
 
     def _on_conn(self, conn: Conn, mask: int) -> None:
-        if mask & selectors.EVENT_WRITE:
+        if mask & WRITE:
             self._write(conn)
-        if mask & selectors.EVENT_READ:
+        if mask & READ:
             self._read(conn)
 
     def _read(self, conn: Conn) -> None:
@@ -328,6 +362,9 @@ class Daemon:
         proc = kernel.processes.get(conn.pid)
         if proc is not None and self._reap_if_dead(conn.pid):
             proc = None  # the pid was reused after its old owner exited
+        # credentials as of this connection (a process may have setuid since its first)
+        groups, caps = read_status(conn.pid)
+        cred = Cred.of(conn.uid, conn.gid, groups, caps)
         if proc is None:
             if ns_name not in kernel.namespaces:
                 if not create:
@@ -337,16 +374,13 @@ class Daemon:
                 pidfd = os.pidfd_open(conn.pid)
             except OSError as exc:
                 raise KernelError(errno.ESRCH, f"cannot watch pid {conn.pid}: {exc}") from None
-            groups, caps = read_status(conn.pid)
-            cred = Cred.of(conn.uid, conn.gid, groups, caps)
             proc = kernel.new_process(conn.pid, cred, ns_name)
             self.pidfds[conn.pid] = pidfd
-            self.sel.register(pidfd, selectors.EVENT_READ,
-                              lambda k, m, pid=conn.pid: self._process_exited(pid))
+            self.sel.register(pidfd, READ, lambda m, pid=conn.pid: self._process_exited(pid))
         elif proc.ns.name != ns_name:
             raise KernelError(errno.EINVAL, f"process {conn.pid} lives in namespace "
                               f"{proc.ns.name!r}, not {ns_name!r}")
-        task = kernel.new_task(proc)
+        task = kernel.new_task(proc, cred)
         conn.task = task
         self.conns[task] = conn
         return task
@@ -368,7 +402,6 @@ class Daemon:
         pidfd = self.pidfds.get(pid)
         if pidfd is None:
             return False
-        import select
         if select.select([pidfd], [], [], 0)[0]:
             self._process_exited(pid)
             return True
@@ -448,8 +481,7 @@ class Daemon:
             return
         if not conn.writing:
             conn.writing = True
-            self.sel.modify(conn.sock, selectors.EVENT_READ | selectors.EVENT_WRITE,
-                            lambda k, m, c=conn: self._on_conn(c, m))
+            self.sel.modify(conn.sock, READ | WRITE)
 
     def _write(self, conn: Conn) -> None:
         while conn.out:
@@ -470,8 +502,7 @@ class Daemon:
             conn.out.popleft()
         if conn.writing and conn.sock.fileno() >= 0:
             conn.writing = False
-            self.sel.modify(conn.sock, selectors.EVENT_READ,
-                            lambda k, m, c=conn: self._on_conn(c, m))
+            self.sel.modify(conn.sock, READ)
 
 
 def prepare_socket_dir(path: Path, *, system: bool) -> None:
