@@ -88,6 +88,16 @@ class Recorder:
     def note(self, label: str, value: Any) -> None:
         self.log.append((label, self.normalise(value)))
 
+    def outcome(self, fn: Callable[[], Any]) -> Any:
+        """fn()'s normalised result, or "errno N" (for use inside a child)."""
+        try:
+            return self.normalise(fn())
+        except OSError as exc:
+            return f"errno {exc.errno}"
+
+    def outcomes(self, calls: list[tuple[str, Callable[[], Any]]]) -> list[tuple[str, Any]]:
+        return [(label, self.outcome(fn)) for label, fn in calls]
+
     def pid_role(self, pid: int) -> str:
         return self.roles.get(pid, "?" if pid else "0")
 
@@ -343,3 +353,15 @@ def as_user(uid: int, gid: int, fn: Callable[[], Any], groups: tuple[int, ...] =
         data = f.read()
     os.waitpid(pid, 0)
     return pickle.loads(data)
+
+
+def assert_conforms(scenario: Scenario, context: str = "") -> None:
+    """check(); fail on any mismatch; skip loudly (fail in CI) without unshare."""
+    import pytest
+    try:
+        mismatches = check(scenario)
+    except Unsupported as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"conformance must run in CI: {exc}")
+        pytest.skip(f"CONFORMANCE SKIPPED (the kernel side cannot run here): {exc}")
+    assert not mismatches, f"{scenario.name}:\n{context}" + "\n".join(str(m) for m in mismatches)

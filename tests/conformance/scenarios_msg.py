@@ -167,32 +167,21 @@ def other_users(rec: Recorder) -> None:
     do("send", lambda: api.msgsnd(q, 1, b"root's"))
 
     def stranger() -> list:
-        out = []
-        for label, fn in [("get r", lambda: api.msgget(0x70, 0o400)),
-                          ("get none", lambda: api.msgget(0x70, 0)),
-                          ("create own", lambda: api.msgget(0x71, IPC_CREAT | 0o600)),
-                          ("send", lambda: api.msgsnd(q, 1, b"x", IPC_NOWAIT)),
-                          ("recv", lambda: api.msgrcv(q, 100, 0, IPC_NOWAIT)),
-                          ("stat", lambda: api.msgctl(q, IPC_STAT)),
-                          ("stat any", lambda: api.msgctl(0, MSG_STAT_ANY)[0]),
-                          ("stat idx", lambda: api.msgctl(0, MSG_STAT)[0]),
-                          ("set", lambda: api.msgctl(q, IPC_SET, ds)),
-                          ("rmid", lambda: api.msgctl(q, IPC_RMID))]:
-            try:
-                out.append((label, rec.normalise(fn())))
-            except OSError as exc:
-                out.append((label, f"errno {exc.errno}"))
-        return out
+        return rec.outcomes([("get r", lambda: api.msgget(0x70, 0o400)),
+                             ("get none", lambda: api.msgget(0x70, 0)),
+                             ("create own", lambda: api.msgget(0x71, IPC_CREAT | 0o600)),
+                             ("send", lambda: api.msgsnd(q, 1, b"x", IPC_NOWAIT)),
+                             ("recv", lambda: api.msgrcv(q, 100, 0, IPC_NOWAIT)),
+                             ("stat", lambda: api.msgctl(q, IPC_STAT)),
+                             ("stat any", lambda: api.msgctl(0, MSG_STAT_ANY)[0]),
+                             ("stat idx", lambda: api.msgctl(0, MSG_STAT)[0]),
+                             ("set", lambda: api.msgctl(q, IPC_SET, ds)),
+                             ("rmid", lambda: api.msgctl(q, IPC_RMID))])
 
     def member() -> list:
-        out = []
-        for fn in (lambda: api.msgget(0x70, 0o040), lambda: api.msgsnd(q, 1, b"x", IPC_NOWAIT),
-                   lambda: api.msgrcv(q, 100, 0, IPC_NOWAIT)):
-            try:
-                out.append(rec.normalise(fn()))
-            except OSError as exc:
-                out.append(f"errno {exc.errno}")
-        return out
+        return rec.outcomes([("get r", lambda: api.msgget(0x70, 0o040)),
+                             ("send", lambda: api.msgsnd(q, 1, b"x", IPC_NOWAIT)),
+                             ("recv", lambda: api.msgrcv(q, 100, 0, IPC_NOWAIT))])
 
     rec.note("uid 1001", as_user(1001, 1001, stranger))
     rec.note("uid 1001 in group 1000", as_user(1001, 1001, member, groups=(1000,)))

@@ -176,22 +176,16 @@ def other_users(rec: Recorder) -> None:
     s = do("root's 0640", lambda: api.semget(0x41, 2, IPC_CREAT | 0o640))
 
     def probe() -> list:
-        out = []
-        for label, fn in [("get", lambda: api.semget(0x41, 0, 0o040)),
-                          ("get w", lambda: api.semget(0x41, 0, 0o020)),
-                          ("zero wait (read)", lambda: api.semop(s, [(0, 0, IPC_NOWAIT)])),
-                          ("alter", lambda: api.semop(s, [(0, 1, 0)])),
-                          ("getval", lambda: api.semctl(s, 0, GETVAL)),
-                          ("getall", lambda: api.semctl(s, 0, GETALL)),
-                          ("setval", lambda: api.semctl(s, 0, SETVAL, 1)),
-                          ("stat", lambda: api.semctl(s, 0, IPC_STAT).sem_nsems),
-                          ("stat any", lambda: api.semctl(0, 0, SEM_STAT_ANY)[0]),
-                          ("rmid", lambda: api.semctl(s, 0, IPC_RMID))]:
-            try:
-                out.append((label, rec.normalise(fn())))
-            except OSError as exc:
-                out.append((label, f"errno {exc.errno}"))
-        return out
+        return rec.outcomes([("get", lambda: api.semget(0x41, 0, 0o040)),
+                             ("get w", lambda: api.semget(0x41, 0, 0o020)),
+                             ("zero wait (read)", lambda: api.semop(s, [(0, 0, IPC_NOWAIT)])),
+                             ("alter", lambda: api.semop(s, [(0, 1, 0)])),
+                             ("getval", lambda: api.semctl(s, 0, GETVAL)),
+                             ("getall", lambda: api.semctl(s, 0, GETALL)),
+                             ("setval", lambda: api.semctl(s, 0, SETVAL, 1)),
+                             ("stat", lambda: api.semctl(s, 0, IPC_STAT).sem_nsems),
+                             ("stat any", lambda: api.semctl(0, 0, SEM_STAT_ANY)[0]),
+                             ("rmid", lambda: api.semctl(s, 0, IPC_RMID))])
 
     rec.note("other user", as_user(1001, 1001, probe, rec=rec))
     rec.note("group member", as_user(1001, 1001, probe, groups=(0,), rec=rec))

@@ -86,19 +86,13 @@ def other_users(rec: Recorder) -> None:
     s = do("root's 0640", lambda: api.shmget(0x52, 4096, IPC_CREAT | 0o640))
 
     def probe() -> list:
-        out = []
-        for label, fn in [("get r", lambda: api.shmget(0x52, 0, 0o040)),
-                          ("get w", lambda: api.shmget(0x52, 0, 0o020)),
-                          ("attach ro", lambda: api.shmdt(api.shmat(s, None, SHM_RDONLY))),
-                          ("attach rw", lambda: api.shmat(s)),
-                          ("stat", lambda: api.shmctl(s, IPC_STAT).shm_segsz),
-                          ("lock", lambda: api.shmctl(s, SHM_LOCK)),
-                          ("rmid", lambda: api.shmctl(s, IPC_RMID))]:
-            try:
-                out.append((label, rec.normalise(fn())))
-            except OSError as exc:
-                out.append((label, f"errno {exc.errno}"))
-        return out
+        return rec.outcomes([("get r", lambda: api.shmget(0x52, 0, 0o040)),
+                             ("get w", lambda: api.shmget(0x52, 0, 0o020)),
+                             ("attach ro", lambda: api.shmdt(api.shmat(s, None, SHM_RDONLY))),
+                             ("attach rw", lambda: api.shmat(s)),
+                             ("stat", lambda: api.shmctl(s, IPC_STAT).shm_segsz),
+                             ("lock", lambda: api.shmctl(s, SHM_LOCK)),
+                             ("rmid", lambda: api.shmctl(s, IPC_RMID))])
 
     rec.note("other user", as_user(1001, 1001, probe, rec=rec))
     rec.note("group member", as_user(1001, 1001, probe, groups=(0,), rec=rec))

@@ -149,7 +149,8 @@ def render_markdown(res: dict[str, Any]) -> str:
              "to a few percent. Unpinned: includes the cross-CPU wake-up (~35 us here) and swings "
              "between runs.", "",
              "Rerun: `pip install '.[bench]' && python bench/run.py` (writes this file and "
-             "docs/bench.png), or `uipc bench [--quick] [--json] [--plot FILE]`.", "",
+             "docs/bench.png), or `uipc bench [--quick] [--json] [--plot FILE]`. Where the time "
+             "goes: [performance.md](performance.md).", "",
              "## Round-trip latency, 64-byte messages (us)", "",
              "| contender | pinned median | pinned p99 | unpinned median | unpinned p99 | "
              "× echo floor (pinned) | × relay floor (pinned) | × kernel (pinned) |",
