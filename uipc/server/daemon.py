@@ -43,6 +43,14 @@ log = logging.getLogger("uipc.daemon")
 #: replies buffered for a client that does not read them before it is dropped
 MAX_OUTPUT_BUFFER = 64 * 1024 * 1024
 RECV_SIZE = 256 * 1024
+#: frames handled per connection per loop turn, so a flooding client cannot
+#: starve the others: the rest waits for the next turn
+FRAMES_PER_TURN = 32
+#: connections one uid may hold at once (root included: a runaway must not
+#: take the daemon's descriptors from everyone else)
+MAX_CONNECTIONS_PER_UID = 1024
+#: bytes of not-yet-complete frames buffered across all connections
+MAX_PARTIAL_INPUT = 256 * 1024 * 1024
 _PEERCRED = struct.Struct("3i")
 
 
@@ -141,6 +149,10 @@ class Daemon:
         self._listener: socket.socket | None = None
         self._lock_fd = -1
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        #: connections with complete frames waiting for their turn
+        self._backlog: set[Conn] = set()
+        self._partial = 0
+        self._per_uid: dict[int, int] = {}
 
     # --- setup -----------------------------------------------------------
     def bind(self) -> bool:
@@ -198,8 +210,12 @@ class Daemon:
         while not self._stop:
             deadline = kernel.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - time.time())
+            if self._backlog:
+                timeout = 0.0
             for handler, mask in self.sel.poll(timeout):
                 handler(mask)
+            for conn in list(self._backlog):
+                self._serve_frames(conn)
             if deadline is not None:
                 kernel.advance(time.time())
             self._flush_completions()
@@ -223,6 +239,16 @@ class Daemon:
             sock.setblocking(False)
             pid, uid, gid = _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
                                                              _PEERCRED.size))
+            if self._per_uid.get(uid, 0) >= MAX_CONNECTIONS_PER_UID:
+                log.warning("uid %d holds %d connections; refusing another", uid, MAX_CONNECTIONS_PER_UID)
+                try:
+                    sock.send(P.encode_error(0, errno.EMFILE, f"uid {uid} has "
+                                             f"{MAX_CONNECTIONS_PER_UID} connections open"))
+                except OSError:
+                    pass
+                sock.close()
+                continue
+            self._per_uid[uid] = self._per_uid.get(uid, 0) + 1
             conn = Conn(sock, pid, uid, gid)
             self.sel.register(sock, READ, lambda m, c=conn: self._on_conn(c, m))
 
@@ -233,6 +259,8 @@ class Daemon:
             self._read(conn)
 
     def _read(self, conn: Conn) -> None:
+        if conn in self._backlog:
+            return  # frames are still waiting for their turn: read more later
         try:
             data = conn.sock.recv(RECV_SIZE)
         except (BlockingIOError, InterruptedError):
@@ -242,20 +270,34 @@ class Daemon:
         if not data:
             self._drop(conn)
             return
+        self._partial += len(data)
         conn.decoder.feed(data)
-        while True:
+        self._serve_frames(conn)
+
+    def _serve_frames(self, conn: Conn) -> None:
+        """Handle up to FRAMES_PER_TURN complete frames; park the rest."""
+        before = conn.decoder.buffered
+        for _ in range(FRAMES_PER_TURN):
             try:
                 frame = conn.decoder.next_frame()
             except P.ProtocolError as exc:
                 self._send(conn, P.encode_error(0, errno.EPROTO, str(exc)))
                 self._flush_and_drop(conn)
-                return
+                break
             if frame is P.NEED_DATA:
-                return
+                self._backlog.discard(conn)
+                break
             req_id, code, payload = frame  # type: ignore[misc]
             self._handle(conn, req_id, code, payload)
             if conn.sock.fileno() < 0:
-                return
+                break
+        else:
+            self._backlog.add(conn)
+        self._partial -= before - conn.decoder.buffered
+        if conn.sock.fileno() >= 0 and self._partial > MAX_PARTIAL_INPUT:
+            log.warning("%d bytes of unfinished frames buffered; dropping pid %d's connection",
+                        self._partial, conn.pid)
+            self._drop(conn)
 
     # --- requests --------------------------------------------------------
     def _handle(self, conn: Conn, req_id: int, code: int, payload: bytes) -> None:
@@ -438,6 +480,9 @@ class Daemon:
 
     def _close(self, conn: Conn) -> None:
         if conn.sock.fileno() >= 0:
+            self._per_uid[conn.uid] -= 1
+            self._backlog.discard(conn)
+            self._partial -= conn.decoder.buffered
             try:
                 self.sel.unregister(conn.sock)
             except (KeyError, ValueError):
