@@ -132,3 +132,24 @@ def test_daemon_restart_gives_a_clear_error_then_reconnects(tmp_path) -> None:
         stop_daemon(d)
         reset_client(**saved)
     assert D.MAX_CONNECTIONS_PER_UID >= 1024
+
+
+@pytest.mark.parametrize("owner, mode, system", [(1000, 0o700, False), (0, 0o755, False), (0, 0o777, True)])
+def test_daemon_refuses_a_socket_directory_others_control(tmp_path, owner: int, mode: int,
+                                                          system: bool) -> None:
+    """As tmux and gpg-agent do: the per-user directory must be ours and 0700,
+    the system one ours and not writable by others."""
+    import subprocess
+    import sys
+    if os.geteuid() != 0:
+        pytest.skip("needs root to chown")
+    d = tmp_path / "sockdir"
+    d.mkdir()
+    os.chown(d, owner, owner)
+    os.chmod(d, mode)
+    out = subprocess.run([sys.executable, "-m", "uipc.server", "--socket", str(d / "uipc.sock")]
+                         + (["--system"] if system else []),
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    assert "refusing" in out.stderr or "must not be accessible" in out.stderr
+    assert not (d / "uipc.sock").exists()
