@@ -197,22 +197,69 @@ OPS: tuple[Op, ...] = (
        "Sent by a fork child first: it inherited the parent's shm attachments listed in the "
        "tail (i64 attach ids). The daemon checks /proc that parent_pid is the caller's parent "
        "and that the ids are the parent's, then counts the child's copies (nattch)."),
+    Op(17, "msgrcv_many", "iqqiI", ("msqid", "msgsz", "msgtyp", "msgflg", "count"), "", "msgs",
+       "Up to `count` (1..1024) msgrcv(2) in one request, as recvmmsg(2) with MSG_WAITFORONE: "
+       "the first as msgrcv would (it may block), then more with IPC_NOWAIT until `count` "
+       "or until one fails (the first's failure is the reply's). Result: u32 n, then n x "
+       "(mtype i64, u32 length, mtext)."),
 )
 
 OPS_BY_CODE: dict[int, Op] = {op.code: op for op in OPS}
 OPS_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
 _ARG_STRUCTS: dict[int, struct.Struct] = {op.code: struct.Struct("<" + op.args) for op in OPS}
+#: header and fixed arguments of each op in one struct: one pack per request
+REQUEST_STRUCTS: dict[int, struct.Struct] = {
+    op.code: struct.Struct("<IIH" + op.args) for op in OPS}
 HELLO_RESULT = struct.Struct("<Iqq")
 MSG_RESULT = struct.Struct("<q")
 SHMAT_RESULT = struct.Struct("<qqqqii")
+MSGS_COUNT = struct.Struct("<I")
+MSGS_ITEM = struct.Struct("<qI")
+#: messages one msgrcv_many may take (UIO_MAXIOV, recvmmsg's cap)
+MAX_MSGS = 1024
+
+
+def pack_msgs(msgs: list[tuple[int, bytes]]) -> bytes:
+    parts = [MSGS_COUNT.pack(len(msgs))]
+    for mtype, mtext in msgs:
+        parts.append(MSGS_ITEM.pack(mtype, len(mtext)))
+        parts.append(mtext)
+    return b"".join(parts)
+
+
+def unpack_msgs(data: bytes | memoryview) -> list[tuple[int, bytes]]:
+    if len(data) < MSGS_COUNT.size:
+        raise ProtocolError("short message list")
+    (n,) = MSGS_COUNT.unpack_from(data)
+    pos, out = MSGS_COUNT.size, []
+    for _ in range(n):
+        if len(data) < pos + MSGS_ITEM.size:
+            raise ProtocolError("truncated message list")
+        mtype, size = MSGS_ITEM.unpack_from(data, pos)
+        pos += MSGS_ITEM.size
+        if len(data) < pos + size:
+            raise ProtocolError("truncated message list")
+        out.append((mtype, bytes(data[pos:pos + size])))
+        pos += size
+    return out
 HELLO_CREATE_NS = 1
+
+# --- flags in the op field (as io_uring's IOSQE_IO_LINK / IOSQE_CQE_SKIP_SUCCESS) --
+#: the next request on the connection is linked to this one: if this one
+#: fails, the rest of the chain (up to and including its first request
+#: without the flag) is answered with ECANCELED instead of being run
+OP_LINK = 0x8000
+#: no reply if the request succeeds (its failure is still answered)
+OP_SKIP_SUCCESS = 0x4000
+OP_FLAGS = OP_LINK | OP_SKIP_SUCCESS
+OP_CODE_MASK = 0x3FFF
 
 
 # --- encoding -----------------------------------------------------------------
 def encode_request(op: Op, req_id: int, args: tuple[Any, ...], tail: bytes = b"") -> bytes:
     """A request frame.  Raises struct.error if an argument does not fit."""
-    fixed = _ARG_STRUCTS[op.code].pack(*args)
-    return REQ_HEADER.pack(6 + len(fixed) + len(tail), req_id, op.code) + fixed + tail
+    st = REQUEST_STRUCTS[op.code]
+    return st.pack(st.size - 4 + len(tail), req_id, op.code, *args) + tail
 
 
 def encode_reply(req_id: int, payload: bytes = b"") -> bytes:
@@ -257,8 +304,10 @@ class FrameDecoder:
         self._buf = bytearray()
         self._pos = 0
         self._max = max_frame
-        self._hdr = REPLY_HEADER if reply else REQ_HEADER
-        self._min = self._hdr.size - LENGTH.size
+        hdr = REPLY_HEADER if reply else REQ_HEADER
+        self._unpack = hdr.unpack_from
+        self._hsize = hdr.size
+        self._min = hdr.size - LENGTH.size
 
     def feed(self, data: bytes | memoryview) -> None:
         if self._pos:
@@ -272,18 +321,26 @@ class FrameDecoder:
 
     def next_frame(self) -> tuple[int, int, bytes] | _NeedData:
         buf, pos = self._buf, self._pos
-        if len(buf) - pos < 4:
+        avail = len(buf) - pos
+        if avail < self._hsize:
+            if avail >= 4:  # reject a bad length as soon as it is readable
+                self._check_length(LENGTH.unpack_from(buf, pos)[0])
             return NEED_DATA
-        (length,) = LENGTH.unpack_from(buf, pos)
+        length, req_id, code = self._unpack(buf, pos)
+        if length > self._max or length < self._min:
+            self._check_length(length)
+        end = pos + 4 + length
+        if avail < 4 + length:
+            return NEED_DATA
+        self._pos = end
+        if length < 1024:
+            return req_id, code, bytes(buf[pos + self._hsize:end])
+        with memoryview(buf) as view:  # one copy instead of two for big payloads
+            return req_id, code, bytes(view[pos + self._hsize:end])
+
+    def _check_length(self, length: int) -> None:
         if length > self._max or length < self._min:
             raise ProtocolError(f"frame length {length} outside [{self._min}, {self._max}]")
-        end = pos + 4 + length
-        if len(buf) < end:
-            return NEED_DATA
-        _, req_id, code = self._hdr.unpack_from(buf, pos)
-        payload = bytes(buf[pos + self._hdr.size:end])
-        self._pos = end
-        return req_id, code, payload
 
 
 def render_docs() -> str:
@@ -298,10 +355,18 @@ def render_docs() -> str:
         "```", "",
         "`length` counts the bytes after itself and is at most "
         f"{MAX_FRAME}. `status` is 0 or Linux's errno; on error the tail is a UTF-8 "
-        "explanation. The first request on a connection must be `hello`. Replies to one "
-        "connection come in request order except that a blocked request is answered when "
-        "it completes; each connection is one thread, so it has at most one request in "
-        "flight (plus `interrupt`).", "",
+        "explanation. The first request on a connection must be `hello`.", "",
+        "A connection is one thread: its requests run one after another, in order, and "
+        "their replies come in that order. A client may send several requests at once "
+        "(a batch); a request that blocks holds back the ones behind it until it "
+        "completes. `interrupt` is the exception: it is acted on as soon as it is read, "
+        "even behind a blocked request (it interrupts the blocked one with EINTR and "
+        "answers the held-back ones of the batch with EINTR).", "",
+        f"Flags in the op field (as io_uring's): `{OP_LINK:#06x}` LINK — if this request "
+        "fails, the following requests of its chain (up to and including the first "
+        "without LINK) are answered with ECANCELED and not run; "
+        f"`{OP_SKIP_SUCCESS:#06x}` SKIP_SUCCESS — no reply when it succeeds. The op code "
+        f"is the field `& {OP_CODE_MASK:#06x}`.", "",
         "Struct results of the `*ctl` calls: `u8 tag | i64 ret | fields`, every field an "
         "i64 (u64 where the kernel's is unsigned long or size_t: "
         + ", ".join(sorted(UNSIGNED_FIELDS)) + "), `ipc_perm` inlined as key, uid, gid, cuid, cgid, mode, seq. Tags: "

@@ -17,6 +17,8 @@ def _int(name: str, value: Any) -> int:
 
 def c_int(name: str, value: Any) -> int:
     """An ``int`` argument; values up to UINT_MAX wrap as C would."""
+    if type(value) is int and INT_MIN <= value <= INT_MAX:  # the common case, fast
+        return value
     v = _int(name, value)
     if not INT_MIN <= v <= UINT_MAX:
         raise ValueError(f"{name} {v} does not fit a C int")
@@ -29,6 +31,8 @@ def key_t(value: Any) -> int:
 
 
 def c_long(name: str, value: Any) -> int:
+    if type(value) is int and LONG_MIN <= value <= LONG_MAX:
+        return value
     v = _int(name, value)
     if not LONG_MIN <= v <= LONG_MAX:
         raise ValueError(f"{name} {v} does not fit a C long")
@@ -37,6 +41,8 @@ def c_long(name: str, value: Any) -> int:
 
 def size_t(name: str, value: Any) -> int:
     """A ``size_t`` passed on as a signed long, so huge values stay huge."""
+    if type(value) is int and 0 <= value <= LONG_MAX:
+        return value
     v = _int(name, value)
     if not LONG_MIN <= v <= ULONG_MAX:
         raise ValueError(f"{name} {v} does not fit a size_t")
@@ -44,6 +50,8 @@ def size_t(name: str, value: Any) -> int:
 
 
 def buffer(name: str, value: Any) -> bytes:
+    if type(value) is bytes:
+        return value
     if isinstance(value, str):
         raise TypeError(f"{name} must be bytes-like, not str (encode it first)")
     try:

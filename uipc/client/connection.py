@@ -14,15 +14,22 @@ step, and the signal's exception propagates: no ghost waiter is left behind.
 from __future__ import annotations
 
 import errno
-import itertools
 import os
 import socket
+import struct
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from uipc import protocol as P
 from uipc.paths import default_socket
+
+
+#: tails up to this size are copied into the frame (one send); larger ones go
+#: out scatter-gather
+_COPY_TAIL = 16 * 1024
+_REPLY_HEADER = P.REPLY_HEADER.unpack_from
+_REPLY_HDR = P.REPLY_HEADER.size
 
 
 class UipcConnectionError(ConnectionResetError):
@@ -49,8 +56,12 @@ class Connection:
     def __init__(self, path: Path | str, namespace: str = "", create_namespace: bool = False) -> None:
         self.path = str(path)
         self.pid = os.getpid()
-        self._ids = itertools.count(1)
+        self._next_id = 0
         self._decoder = P.FrameDecoder(reply=True)
+        # replies are read into one buffer: a fresh recv() buffer per call
+        # costs an allocation (and page faults when it is large)
+        self._rbuf = bytearray(1 << 16)
+        self._rview = memoryview(self._rbuf)
         #: the request id in flight, for interrupts sent from another thread
         self.pending: int | None = None
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -75,20 +86,33 @@ class Connection:
 
     def call(self, op: P.Op, args: tuple[Any, ...], tail: bytes = b"") -> tuple[bytes, list[int]]:
         """Send one request and wait for its reply.  Raises OSError on error status."""
-        req_id = next(self._ids) & 0xFFFFFFFF
+        req_id = self._next_id = self._next_id % 0xFFFFFFFF + 1  # never 0
+        st = P.REQUEST_STRUCTS[op.code]
         try:
-            frame = P.encode_request(op, req_id, args, tail)
-        except __import__("struct").error as exc:
+            frame = st.pack(st.size - 4 + len(tail), req_id, op.code, *args)
+        except struct.error as exc:
             raise ValueError(f"{op.name}: argument out of range: {exc}") from None
         self.pending = req_id
         try:
-            try:
-                self.sock.sendall(frame)
-            except OSError as exc:
-                raise UipcConnectionError(errno.ECONNRESET, f"uipc daemon connection lost: {exc}") from exc
+            self._send_frame(frame, tail)
             return self._wait(req_id, op)
         finally:
             self.pending = None
+
+    def _send_frame(self, frame: bytes, tail: bytes | memoryview) -> None:
+        try:
+            if len(tail) <= _COPY_TAIL:
+                self.sock.sendall(frame + tail if tail else frame)
+                return
+            # a large tail goes out scatter-gather, without a copy
+            sent = self.sock.sendmsg([frame, tail])
+            if sent < len(frame):
+                self.sock.sendall(frame[sent:])
+                sent = len(frame)
+            if sent - len(frame) < len(tail):
+                self.sock.sendall(memoryview(tail)[sent - len(frame):])
+        except OSError as exc:
+            raise UipcConnectionError(errno.ECONNRESET, f"uipc daemon connection lost: {exc}") from exc
 
     def interrupt_pending(self) -> bool:
         """From another thread: interrupt the request in flight, if any."""
@@ -105,25 +129,7 @@ class Connection:
         fds: list[int] = []
         with_fds = op.result == "shmat"
         while True:
-            frame = self._decoder.next_frame()
-            if frame is P.NEED_DATA:
-                try:
-                    if with_fds:
-                        data, new_fds, _, _ = socket.recv_fds(self.sock, 1 << 16, 4)
-                        fds.extend(new_fds)
-                    else:
-                        data = self.sock.recv(1 << 18)
-                except BaseException as exc:
-                    if isinstance(exc, OSError) and not isinstance(exc, InterruptedError):
-                        raise UipcConnectionError(errno.ECONNRESET, f"uipc daemon connection lost: {exc}") from exc
-                    # a signal handler raised (KeyboardInterrupt...): cancel, resync, re-raise
-                    self._interrupt(req_id, op)
-                    raise
-                if not data:
-                    raise UipcConnectionError(errno.ECONNRESET, "uipc daemon closed the connection")
-                self._decoder.feed(data)
-                continue
-            rid, status, payload = frame  # type: ignore[misc]
+            rid, status, payload = self._next_reply(req_id, fds if with_fds else None)
             if rid != req_id:
                 continue  # the late answer to a request we gave up on
             if status:
@@ -132,8 +138,83 @@ class Connection:
                 raise syscall_error(status, payload.decode("utf-8", "replace"))
             return payload, fds
 
-    def _interrupt(self, req_id: int, op: P.Op) -> None:
-        """Tell the daemon our blocked request was interrupted, and drain its reply."""
+    def _next_reply(self, target: int, fds: list[int] | None) -> tuple[int, int, bytes]:
+        """The next reply frame (rid, status, payload); receives descriptors
+        into ``fds`` if given.  A signal while waiting interrupts ``target``."""
+        decoder = self._decoder
+        while True:
+            frame = decoder.next_frame()
+            if frame is not P.NEED_DATA:
+                return frame  # type: ignore[return-value]
+            try:
+                if fds is not None:
+                    data, new_fds, _, _ = socket.recv_fds(self.sock, 1 << 16, 4)
+                    fds.extend(new_fds)
+                    n = len(data)
+                else:
+                    n = self.sock.recv_into(self._rbuf)
+                    data = self._rview[:n]
+            except BaseException as exc:
+                if isinstance(exc, OSError) and not isinstance(exc, InterruptedError):
+                    raise UipcConnectionError(errno.ECONNRESET, f"uipc daemon connection lost: {exc}") from exc
+                # a signal handler raised (KeyboardInterrupt...): cancel, resync, re-raise
+                self._interrupt(target)
+                raise
+            if not n:
+                raise UipcConnectionError(errno.ECONNRESET, "uipc daemon closed the connection")
+            if not decoder.buffered and n >= _REPLY_HDR:
+                # the common case: exactly one whole reply arrived
+                length, rid, status = _REPLY_HEADER(data)
+                if length + 4 == n:
+                    return rid, status, bytes(data[_REPLY_HDR:])
+            decoder.feed(data)
+
+    def call_many(self, requests: list[tuple[P.Op, tuple[Any, ...], bytes, int]]
+                  ) -> list[bytes | OSError | None]:
+        """Send a batch of requests in one write; wait for the last one's reply.
+
+        ``requests`` are (op, args, tail, flags) with ``P.OP_LINK`` /
+        ``P.OP_SKIP_SUCCESS`` flags.  Returns per request its reply payload,
+        the OSError it failed with, or None (no reply: it succeeded with
+        SKIP_SUCCESS).  The last request must not skip its reply.
+        """
+        if not requests:
+            return []
+        if requests[-1][3] & P.OP_SKIP_SUCCESS:
+            raise ValueError("the last request of a batch must be answered")
+        frames: list[bytes] = []
+        first = self._next_id % 0xFFFFFFFF + 1
+        for op, args, tail, flags in requests:
+            if op.result == "shmat":
+                raise ValueError("shmat cannot be batched (its descriptor comes with the reply)")
+            req_id = self._next_id = self._next_id % 0xFFFFFFFF + 1
+            st = P.REQUEST_STRUCTS[op.code]
+            try:
+                frames.append(st.pack(st.size - 4 + len(tail), req_id, op.code | flags, *args))
+            except struct.error as exc:
+                raise ValueError(f"{op.name}: argument out of range: {exc}") from None
+            if tail:
+                frames.append(tail)
+        last = self._next_id
+        results: list[bytes | OSError | None] = [None] * len(requests)
+        self.pending = last
+        try:
+            self._send_frame(b"".join(frames), b"")
+            while True:
+                rid, status, payload = self._next_reply(last, None)
+                i = (rid - first) % (1 << 32)
+                if i >= len(requests):
+                    continue  # the late answer to a request we gave up on
+                results[i] = (syscall_error(status, payload.decode("utf-8", "replace"))
+                              if status else payload)
+                if rid == last:
+                    return results
+        finally:
+            self.pending = None
+
+    def _interrupt(self, req_id: int) -> None:
+        """Tell the daemon our blocked request (or batch up to ``req_id``) was
+        interrupted, and drain the replies up to ``req_id``'s."""
         try:
             self.sock.sendall(P.encode_request(P.OPS_BY_NAME["interrupt"], 0, (req_id,)))
             self.sock.settimeout(10)
@@ -194,7 +275,7 @@ def current_socket() -> Path:
 def get_connection() -> Connection:
     """This thread's connection, opened (and the daemon started) on first use."""
     conn: Connection | None = getattr(_local, "conn", None)
-    if conn is not None and conn.pid == os.getpid():
+    if conn is not None and conn.pid == _pid:
         return conn
     if conn is not None:  # inherited across fork(): it belongs to the parent
         conn.close()
@@ -220,9 +301,23 @@ def drop_connection() -> None:
 
 def call(op: P.Op, args: tuple[Any, ...], tail: bytes = b"") -> tuple[bytes, list[int]]:
     """Run one request on this thread's connection."""
-    conn = get_connection()
+    conn = getattr(_local, "conn", None)
+    if conn is None or conn.pid != _pid:
+        conn = get_connection()
     try:
         return conn.call(op, args, tail)
+    except UipcConnectionError:
+        drop_connection()
+        raise
+
+
+def call_many(requests: list[tuple[P.Op, tuple[Any, ...], bytes, int]]) -> list[bytes | OSError | None]:
+    """Run a batch of requests on this thread's connection (Connection.call_many)."""
+    conn = getattr(_local, "conn", None)
+    if conn is None or conn.pid != _pid:
+        conn = get_connection()
+    try:
+        return conn.call_many(requests)
     except UipcConnectionError:
         drop_connection()
         raise
@@ -265,8 +360,13 @@ def _namespace_args() -> tuple[str, bool]:
     return ns, create
 
 
+#: this process's pid, kept current by the fork hook (getpid() is a syscall)
+_pid = os.getpid()
+
+
 def _after_fork_in_child() -> None:
-    global _anchor
+    global _anchor, _pid
+    _pid = os.getpid()
     conn = getattr(_local, "conn", None)
     if conn is not None:
         conn.close()

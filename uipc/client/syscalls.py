@@ -12,6 +12,7 @@ from uipc.client.args import buffer, c_int, c_long, key_t, size_t
 from uipc.client.connection import call
 from uipc.uapi.ipc import IPC_64, IPC_SET, IPC_STAT
 from uipc.uapi.msg import MsgInfo, MsqidDs
+from uipc.uapi.sem import SETALL, SETVAL, SemidDs
 
 _MSGGET = P.OPS_BY_NAME["msgget"]
 _MSGSND = P.OPS_BY_NAME["msgsnd"]
@@ -26,17 +27,29 @@ def msgget(key: int, msgflg: int) -> int:
     return _INT(call(_MSGGET, (key_t(key), c_int("msgflg", msgflg)))[0])[0]
 
 
+def msgsnd_args(msqid: int, mtype: int, mtext: bytes, msgflg: int = 0) -> tuple[tuple[int, ...], bytes]:
+    return ((c_int("msqid", msqid), c_long("mtype", mtype), c_int("msgflg", msgflg)),
+            buffer("mtext", mtext))
+
+
 def msgsnd(msqid: int, mtype: int, mtext: bytes, msgflg: int = 0) -> None:
     """Send a message of type ``mtype``.  See msgsnd(2)."""
-    call(_MSGSND, (c_int("msqid", msqid), c_long("mtype", mtype), c_int("msgflg", msgflg)),
-         buffer("mtext", mtext))
+    call(_MSGSND, *msgsnd_args(msqid, mtype, mtext, msgflg))
+
+
+def msgrcv_args(msqid: int, msgsz: int, msgtyp: int, msgflg: int = 0) -> tuple[int, ...]:
+    return (c_int("msqid", msqid), size_t("msgsz", msgsz), c_long("msgtyp", msgtyp),
+            c_int("msgflg", msgflg))
+
+
+def msg_result(payload: bytes) -> tuple[int, bytes]:
+    """msgrcv's reply: (mtype, mtext)."""
+    return _MSG.unpack_from(payload)[0], payload[_MSG.size:]
 
 
 def msgrcv(msqid: int, msgsz: int, msgtyp: int, msgflg: int = 0) -> tuple[int, bytes]:
     """Receive a message of at most ``msgsz`` bytes; returns (mtype, mtext).  See msgrcv(2)."""
-    payload, _ = call(_MSGRCV, (c_int("msqid", msqid), size_t("msgsz", msgsz),
-                                c_long("msgtyp", msgtyp), c_int("msgflg", msgflg)))
-    return _MSG.unpack_from(payload)[0], payload[_MSG.size:]
+    return msg_result(call(_MSGRCV, msgrcv_args(msqid, msgsz, msgtyp, msgflg))[0])
 
 
 def _ctl_tail(cmd: int, buf: Any, cls: type) -> bytes:
@@ -63,10 +76,7 @@ def ctl_call(op: P.Op, id_name: str, obj_id: int, cmd: int, buf: Any, cls: type)
     """msgctl/shmctl: (id, cmd[, struct]) -> int, struct (IPC_STAT) or (ret, struct)."""
     cmd = c_int("cmd", cmd)
     payload, _ = call(op, (c_int(id_name, obj_id), cmd), _ctl_tail(cmd, buf, cls))
-    result = P.unpack_ctl_result(payload)
-    if (cmd & ~IPC_64) == IPC_STAT:
-        return result[1]
-    return result
+    return ctl_result(cmd, payload)
 
 
 __all__ = ["msgctl", "msgget", "msgrcv", "msgsnd", "MsgInfo", "MsqidDs"]
@@ -110,11 +120,7 @@ def _sembufs(sops: Any) -> bytes:
     return P.pack_sembufs(packed)
 
 
-def semtimedop(semid: int, sops: Any, timeout: float | None) -> None:
-    """Apply ``sops`` atomically, waiting at most ``timeout`` seconds (None: forever).
-
-    Times out with EAGAIN.  See semtimedop(2).
-    """
+def semtimedop_args(semid: int, sops: Any, timeout: float | None) -> tuple[tuple[int, int], bytes]:
     if timeout is None:
         ns = -1
     else:
@@ -123,7 +129,15 @@ def semtimedop(semid: int, sops: Any, timeout: float | None) -> None:
         if timeout < 0 or timeout != timeout:
             raise OSError(22, "Invalid argument (negative or NaN timeout)")
         ns = min(int(timeout * 1e9), (1 << 63) - 1)
-    call(_SEMTIMEDOP, (c_int("semid", semid), ns), _sembufs(sops))
+    return (c_int("semid", semid), ns), _sembufs(sops)
+
+
+def semtimedop(semid: int, sops: Any, timeout: float | None) -> None:
+    """Apply ``sops`` atomically, waiting at most ``timeout`` seconds (None: forever).
+
+    Times out with EAGAIN.  See semtimedop(2).
+    """
+    call(_SEMTIMEDOP, *semtimedop_args(semid, sops, timeout))
 
 
 def semop(semid: int, sops: Any) -> None:
@@ -131,14 +145,7 @@ def semop(semid: int, sops: Any) -> None:
     call(_SEMTIMEDOP, (c_int("semid", semid), -1), _sembufs(sops))
 
 
-def semctl(semid: int, semnum: int, cmd: int, arg: Any = None) -> Any:
-    """Control a semaphore set.  See semctl(2).
-
-    GETVAL/GETPID/GETNCNT/GETZCNT -> int; GETALL -> list[int]; SETVAL (arg int),
-    SETALL (arg list), IPC_SET (arg SemidDs), IPC_RMID -> 0; IPC_STAT -> SemidDs;
-    IPC_INFO/SEM_INFO -> (highest index, SemInfo); SEM_STAT/SEM_STAT_ANY -> (semid, SemidDs).
-    """
-    from uipc.uapi.sem import SETALL, SETVAL, SemidDs
+def semctl_args(semid: int, semnum: int, cmd: int, arg: Any = None) -> tuple[tuple[int, ...], bytes]:
     cmd = c_int("cmd", cmd)
     base = cmd & ~IPC_64
     val, tail = 0, b""
@@ -157,11 +164,26 @@ def semctl(semid: int, semnum: int, cmd: int, arg: Any = None) -> Any:
         tail = P.pack_semvals(values)
     elif base == IPC_SET:
         tail = _ctl_tail(cmd, arg, SemidDs)
-    payload, _ = call(_SEMCTL, (c_int("semid", semid), c_int("semnum", semnum), cmd, val), tail)
+    return (c_int("semid", semid), c_int("semnum", semnum), cmd, val), tail
+
+
+def ctl_result(cmd: int, payload: bytes) -> Any:
+    """A *ctl reply: IPC_STAT gives the struct alone."""
     result = P.unpack_ctl_result(payload)
-    if base == IPC_STAT:
+    if (cmd & ~IPC_64) == IPC_STAT:
         return result[1]
     return result
+
+
+def semctl(semid: int, semnum: int, cmd: int, arg: Any = None) -> Any:
+    """Control a semaphore set.  See semctl(2).
+
+    GETVAL/GETPID/GETNCNT/GETZCNT -> int; GETALL -> list[int]; SETVAL (arg int),
+    SETALL (arg list), IPC_SET (arg SemidDs), IPC_RMID -> 0; IPC_STAT -> SemidDs;
+    IPC_INFO/SEM_INFO -> (highest index, SemInfo); SEM_STAT/SEM_STAT_ANY -> (semid, SemidDs).
+    """
+    args, tail = semctl_args(semid, semnum, cmd, arg)
+    return ctl_result(args[2], call(_SEMCTL, args, tail)[0])
 
 
 __all__ += ["semctl", "semget", "semop", "semtimedop"]

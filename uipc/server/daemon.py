@@ -35,8 +35,9 @@ from uipc.kernel.syscalls import SYSCALLS
 from uipc.kernel.task import caps_from_mask
 from uipc.paths import SYSTEM_DIR, SOCKET_NAME, default_socket
 from uipc.server import introspect
-from uipc.server.dispatch import DECODERS, encode_result
+from uipc.server.dispatch import DECODERS, REPLY_ENCODERS
 from uipc.server.memfd import MemfdAllocator
+from uipc.uapi.ipc import IPC_NOWAIT
 
 log = logging.getLogger("uipc.daemon")
 
@@ -52,6 +53,8 @@ MAX_CONNECTIONS_PER_UID = 1024
 #: bytes of not-yet-complete frames buffered across all connections
 MAX_PARTIAL_INPUT = 256 * 1024 * 1024
 _PEERCRED = struct.Struct("3i")
+_INTERRUPT = P.OPS_BY_NAME["interrupt"].code
+_INTERRUPT_ARGS = P.OPS_BY_NAME["interrupt"].struct
 
 
 READ = select.EPOLLIN
@@ -91,19 +94,35 @@ class Poller:
 class Conn:
     """One client connection: one task once it has said hello."""
 
-    __slots__ = ("sock", "decoder", "out", "out_bytes", "task", "pid", "uid", "gid",
-                 "blocked_req", "blocked_op", "writing")
+    __slots__ = ("sock", "decoder", "wbuf", "out", "out_bytes", "task", "pid", "uid", "gid",
+                 "blocked_req", "blocked_op", "blocked_flags", "blocked_args", "deferred", "chain_failed",
+                 "writing", "closed", "handler")
 
     def __init__(self, sock: socket.socket, pid: int, uid: int, gid: int) -> None:
         self.sock = sock
         self.decoder = P.FrameDecoder()
+        #: replies of this loop turn, sent together at its end
+        self.wbuf: list[bytes] = []
+        #: what the socket did not take yet
         self.out: deque[tuple[memoryview, list[int]]] = deque()
         self.out_bytes = 0
         self.task: Task | None = None
         self.pid, self.uid, self.gid = pid, uid, gid
         self.blocked_req = -1
         self.blocked_op: P.Op | None = None
+        self.blocked_flags = 0
+        self.blocked_args: tuple[Any, ...] = ()
+        #: requests read behind a blocked one: (req_id, code, payload)
+        self.deferred: deque[tuple[int, int, bytes]] = deque()
+        #: a LINKed request failed: cancel the rest of its chain
+        self.chain_failed = False
         self.writing = False
+        self.closed = False
+        self.handler: Any = None
+
+
+#: bytes a held-back request is charged beyond its payload (its Python objects)
+DEFERRED_OVERHEAD = 128
 
 
 def read_status(pid: int) -> tuple[frozenset[int], frozenset[str] | None]:
@@ -153,6 +172,11 @@ class Daemon:
         self._backlog: set[Conn] = set()
         self._partial = 0
         self._per_uid: dict[int, int] = {}
+        self._rbuf = bytearray(RECV_SIZE)
+        self._ops = self._build_ops()
+        #: connections with replies queued this turn
+        self._dirty: list[Conn] = []
+        self._rview = memoryview(self._rbuf)
 
     # --- setup -----------------------------------------------------------
     def bind(self) -> bool:
@@ -219,6 +243,7 @@ class Daemon:
             if deadline is not None:
                 kernel.advance(time.time())
             self._flush_completions()
+            self._flush_replies()
 
     def _woken(self, mask: int) -> None:
         try:
@@ -250,141 +275,261 @@ class Daemon:
                 continue
             self._per_uid[uid] = self._per_uid.get(uid, 0) + 1
             conn = Conn(sock, pid, uid, gid)
-            self.sel.register(sock, READ, lambda m, c=conn: self._on_conn(c, m))
+            conn.handler = lambda m, c=conn: self._on_conn(c, m)
+            self.sel.register(sock, READ, conn.handler)
 
     def _on_conn(self, conn: Conn, mask: int) -> None:
         if mask & WRITE:
             self._write(conn)
-        if mask & READ:
+        if mask & READ and not conn.closed:
             self._read(conn)
 
     def _read(self, conn: Conn) -> None:
         if conn in self._backlog:
             return  # frames are still waiting for their turn: read more later
         try:
-            data = conn.sock.recv(RECV_SIZE)
+            # recv_into one preallocated buffer: recv(256 KiB) would malloc
+            # (mmap) and fault in a fresh buffer on every read
+            n = conn.sock.recv_into(self._rbuf)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            data = b""
-        if not data:
+            n = 0
+        if not n:
             self._drop(conn)
             return
-        self._partial += len(data)
-        conn.decoder.feed(data)
+        self._partial += n
+        conn.decoder.feed(self._rview[:n])
         self._serve_frames(conn)
 
     def _serve_frames(self, conn: Conn) -> None:
-        """Handle up to FRAMES_PER_TURN complete frames; park the rest."""
-        before = conn.decoder.buffered
-        for _ in range(FRAMES_PER_TURN):
-            try:
-                frame = conn.decoder.next_frame()
-            except P.ProtocolError as exc:
-                self._send(conn, P.encode_error(0, errno.EPROTO, str(exc)))
-                self._flush_and_drop(conn)
+        """Run up to FRAMES_PER_TURN requests of a connection, in order.
+
+        Requests behind a blocked one are held back (``deferred``) until it
+        completes; an ``interrupt`` is acted on at once, wherever it is.
+        """
+        decoder = conn.decoder
+        deferred = conn.deferred
+        handle = self._handle
+        before = decoder.buffered
+        budget = FRAMES_PER_TURN
+        while budget:
+            budget -= 1
+            if deferred and conn.blocked_op is None:
+                frame = deferred.popleft()
+                self._partial -= len(frame[2]) + DEFERRED_OVERHEAD
+                handle(conn, *frame)
+            else:
+                try:
+                    frame = decoder.next_frame()  # type: ignore[assignment]
+                except P.ProtocolError as exc:
+                    self._send(conn, P.encode_error(0, errno.EPROTO, str(exc)))
+                    self._flush_and_drop(conn)
+                    break
+                if frame is P.NEED_DATA:
+                    budget = -1
+                    break
+                req_id, code, payload = frame
+                if code == _INTERRUPT and conn.task is not None:
+                    self._interrupt(conn, payload)
+                elif conn.blocked_op is not None or deferred:
+                    deferred.append(frame)
+                    self._partial += len(payload) + DEFERRED_OVERHEAD
+                else:
+                    handle(conn, req_id, code, payload)
+            if conn.closed:
                 break
-            if frame is P.NEED_DATA:
-                self._backlog.discard(conn)
-                break
-            req_id, code, payload = frame  # type: ignore[misc]
-            self._handle(conn, req_id, code, payload)
-            if conn.sock.fileno() < 0:
-                break
-        else:
+        self._partial -= before - decoder.buffered
+        if conn.closed:
+            return
+        if budget == 0 or (deferred and conn.blocked_op is None):
             self._backlog.add(conn)
-        self._partial -= before - conn.decoder.buffered
-        if conn.sock.fileno() >= 0 and self._partial > MAX_PARTIAL_INPUT:
+        else:
+            self._backlog.discard(conn)
+        if self._partial > MAX_PARTIAL_INPUT:
             log.warning("%d bytes of unfinished frames buffered; dropping pid %d's connection",
                         self._partial, conn.pid)
             self._drop(conn)
 
     # --- requests --------------------------------------------------------
+    def _build_ops(self) -> dict[int, tuple[P.Op, int, Any, Any]]:
+        """op code -> (op, fixed size, unpacker, runner(task, args, tail))."""
+        kernel = self.kernel
+        clock = time.time
+
+        def syscall(op: P.Op) -> Any:
+            decode, fn = DECODERS[op.name], SYSCALLS[op.name]
+            return lambda task, args, tail: kernel.syscall(task, fn, *decode(args, tail), now=clock())
+
+        msgrcv = SYSCALLS["msgrcv"]
+
+        def msgrcv_many(task: Task, args: tuple[Any, ...], tail: bytes) -> Any:
+            msqid, msgsz, msgtyp, msgflg, count = args
+            if tail:
+                raise P.ProtocolError("this operation takes no tail")
+            if not 1 <= count <= P.MAX_MSGS:
+                raise KernelError(errno.EINVAL, f"count {count} outside [1, {P.MAX_MSGS}]")
+            first = kernel.syscall(task, msgrcv, msqid, msgsz, msgtyp, msgflg, now=clock())
+            return first if first is BLOCKED else self._more_msgs(task, args, first)
+
+        special = {
+            "msgrcv_many": msgrcv_many,
+            "sysctl": lambda task, args, tail: introspect.sysctl(task.ns, args[0], tail.decode()),
+            "fork": lambda task, args, tail: self._fork_child(task, args[0], tail),
+            "unshare": lambda task, args, tail: kernel.unshare_ipc(task.process, tail.decode()).name,
+            "introspect": lambda task, args, tail: json.dumps(
+                introspect.snapshot(kernel, task.ns) if args[0] == 0 else introspect.namespaces(kernel)),
+        }
+        table = {}
+        for op in P.OPS:
+            run = special.get(op.name) or (syscall(op) if op.name in DECODERS else None)
+            table[op.code] = (op, op.struct.size, op.struct.unpack_from, run)
+        return table
+
     def _handle(self, conn: Conn, req_id: int, code: int, payload: bytes) -> None:
-        op = P.OPS_BY_CODE.get(code)
-        if op is None:
-            self._send(conn, P.encode_error(req_id, errno.ENOSYS, f"unknown operation {code}"))
+        flags = code & P.OP_FLAGS
+        entry = self._ops.get(code & P.OP_CODE_MASK)
+        if conn.chain_failed:
+            # the request before this one in a LINKed chain failed
+            conn.chain_failed = bool(flags & P.OP_LINK)
+            self._send(conn, P.encode_error(req_id, errno.ECANCELED, "an earlier request of "
+                                            "the linked chain failed"))
             return
+        if entry is None:
+            self._fail(conn, req_id, flags, errno.ENOSYS, f"unknown operation {code & P.OP_CODE_MASK}")
+            return
+        op, size, unpack, run = entry
         task = conn.task
-        if (task is None) != (op.name == "hello"):
-            if task is None:
-                self._send(conn, P.encode_error(req_id, errno.EPROTO, "the first frame must be hello"))
-                self._flush_and_drop(conn)
-            else:
-                self._send(conn, P.encode_error(req_id, errno.EISCONN, "hello already done"))
+        if task is None or run is None:
+            self._connection_op(conn, req_id, op, payload)
             return
-        st = op.struct
-        if len(payload) < st.size:
-            self._send(conn, P.encode_error(req_id, errno.EINVAL,
-                                            f"{op.name}: {len(payload)} bytes, needs {st.size}"))
+        if len(payload) < size:
+            self._fail(conn, req_id, flags, errno.EINVAL, f"{op.name}: {len(payload)} bytes, needs {size}")
             return
-        args = st.unpack_from(payload)
-        tail = payload[st.size:]
-        if task is None:
-            self._hello(conn, req_id, args, tail)
-            return
-        now = time.time()
         try:
-            if op.name == "interrupt":
-                if conn.blocked_req == args[0]:
-                    self.kernel.interrupt(task, now)
-                return
-            if op.name == "sysctl":
-                result: Any = introspect.sysctl(task.ns, args[0], tail.decode())
-            elif op.name == "fork":
-                result = self._fork_child(task, args[0], tail)
-            elif op.name == "unshare":
-                result = self.kernel.unshare_ipc(task.process, tail.decode()).name
-            elif op.name == "introspect":
-                result = json.dumps(introspect.snapshot(self.kernel, task.ns) if args[0] == 0
-                                    else introspect.namespaces(self.kernel))
-            else:
-                sysargs = DECODERS[op.name](args, tail)
-                result = self.kernel.syscall(task, SYSCALLS[op.name], *sysargs, now=now)
+            result = run(task, unpack(payload), payload[size:])
         except KernelError as exc:
-            self._send(conn, P.encode_error(req_id, exc.errno, exc.detail))
+            self._fail(conn, req_id, flags, exc.errno, exc.detail)
             return
         except (P.ProtocolError, UnicodeDecodeError, struct.error, ValueError) as exc:
-            self._send(conn, P.encode_error(req_id, errno.EINVAL, f"malformed {op.name}: {exc}"))
+            self._fail(conn, req_id, flags, errno.EINVAL, f"malformed {op.name}: {exc}")
             return
         except Exception:  # a bug in uipc: report it, keep serving everyone else
             log.exception("internal error in %s from pid %d", op.name, conn.pid)
-            self._send(conn, P.encode_error(req_id, errno.EIO, f"internal error in {op.name}"))
+            self._fail(conn, req_id, flags, errno.EIO, f"internal error in {op.name}")
             return
         if result is BLOCKED:
-            conn.blocked_req, conn.blocked_op = req_id, op
+            conn.blocked_req, conn.blocked_op, conn.blocked_flags = req_id, op, flags
+            conn.blocked_args = unpack(payload)
             return
-        self._reply(conn, req_id, op, result)
+        self._complete(conn, req_id, op, flags, result)
 
-    def _reply(self, conn: Conn, req_id: int, op: P.Op, result: Any) -> None:
+    def _connection_op(self, conn: Conn, req_id: int, op: P.Op, payload: bytes) -> None:
+        """hello (the first frame, and only it) and interrupt."""
+        if conn.task is None:
+            if op.name != "hello":
+                self._send(conn, P.encode_error(req_id, errno.EPROTO, "the first frame must be hello"))
+                self._flush_and_drop(conn)
+                return
+            st = op.struct
+            if len(payload) < st.size:
+                self._send(conn, P.encode_error(req_id, errno.EINVAL,
+                                                f"hello: {len(payload)} bytes, needs {st.size}"))
+                return
+            self._hello(conn, req_id, st.unpack_from(payload), payload[st.size:])
+        elif op.name == "hello":
+            self._send(conn, P.encode_error(req_id, errno.EISCONN, "hello already done"))
+        else:  # an interrupt with flags set: the flags mean nothing to it
+            self._interrupt(conn, payload)
+
+    def _interrupt(self, conn: Conn, payload: bytes) -> None:
+        """A signal reached the client while it waited for request ``target``.
+
+        If that request has not been answered, the blocked one fails with
+        EINTR (unless it completed first) and the held-back ones of the batch
+        are answered with EINTR without running.  No reply of its own.
+        """
+        if len(payload) < _INTERRUPT_ARGS.size:
+            return
+        (target,) = _INTERRUPT_ARGS.unpack_from(payload)
+        deferred = conn.deferred
+        if conn.blocked_req != target and all(f[0] != target for f in deferred):
+            return  # answered already: nothing to interrupt
+        held = list(deferred)
+        deferred.clear()
+        for _, _, data in held:
+            self._partial -= len(data) + DEFERRED_OVERHEAD
+        if conn.blocked_op is not None and conn.task is not None:
+            self.kernel.interrupt(conn.task, time.time())
+            self._flush_completions()
+        for req_id, _, _ in held:
+            self._send(conn, P.encode_error(req_id, errno.EINTR, "interrupted by a signal "
+                                            "before it ran"))
+        conn.chain_failed = False
+
+    def _fail(self, conn: Conn, req_id: int, flags: int, err: int, detail: str) -> None:
+        self._send(conn, P.encode_error(req_id, err, detail))
+        if flags & P.OP_LINK:
+            conn.chain_failed = True
+
+    def _complete(self, conn: Conn, req_id: int, op: P.Op, flags: int, result: Any) -> None:
+        """Answer a finished request (a value or a KernelError)."""
+        if isinstance(result, KernelError):
+            self._fail(conn, req_id, flags, result.errno, result.detail)
+            return
+        if op.result == "msgs" and type(result) is tuple:  # woke with its first message
+            result = self._more_msgs(conn.task, conn.blocked_args, result)
+        if flags & P.OP_SKIP_SUCCESS:
+            if op.result == "shmat":  # the attachment exists: never lose its descriptor
+                pass
+            else:
+                return
         try:
-            self._encode_reply(conn, req_id, op, result)
+            if op.result == "shmat":
+                self._reply_shmat(conn, req_id, result)
+            else:
+                self._send(conn, REPLY_ENCODERS[op.result](req_id, result))
         except Exception:  # a bug in uipc: report it to this caller, keep serving
             log.exception("cannot encode the result of %s for pid %d", op.name, conn.pid)
-            self._send(conn, P.encode_error(req_id, errno.EIO, f"internal error encoding {op.name}"))
+            self._fail(conn, req_id, flags, errno.EIO, f"internal error encoding {op.name}")
 
-    def _encode_reply(self, conn: Conn, req_id: int, op: P.Op, result: Any) -> None:
-        if isinstance(result, KernelError):
-            self._send(conn, P.encode_error(req_id, result.errno, result.detail))
-        elif op.result == "shmat":
-            fd = self.kernel.shm_allocator.fd_of(result.handle, result.readonly)
-            payload = P.SHMAT_RESULT.pack(result.attach_id, result.size, result.map_size,
-                                          result.addr, int(result.readonly), int(result.remap))
+    def _more_msgs(self, task: Task, args: tuple[Any, ...], first: Any) -> list[Any]:
+        """msgrcv_many after its first message: take what is queued, no waiting."""
+        msqid, msgsz, msgtyp, msgflg, count = args
+        msgs = [first]
+        msgrcv, now = SYSCALLS["msgrcv"], time.time()
+        while len(msgs) < count:
             try:
-                self._send(conn, P.encode_reply(req_id, payload), [fd])
-            finally:
-                os.close(fd)
-        else:
-            self._send(conn, P.encode_reply(req_id, encode_result(op.result, result)))
+                msgs.append(self.kernel.syscall(task, msgrcv, msqid, msgsz, msgtyp,
+                                                msgflg | IPC_NOWAIT, now=now))
+            except KernelError:
+                break  # ENOMSG (or E2BIG...: the next call meets it again)
+        return msgs
+
+    def _reply_shmat(self, conn: Conn, req_id: int, result: Any) -> None:
+        fd = self.kernel.shm_allocator.fd_of(result.handle, result.readonly)
+        payload = P.SHMAT_RESULT.pack(result.attach_id, result.size, result.map_size,
+                                      result.addr, int(result.readonly), int(result.remap))
+        try:
+            self._send(conn, P.encode_reply(req_id, payload), [fd])
+        finally:
+            os.close(fd)
 
     def _flush_completions(self) -> None:
-        for task, result in self.kernel.take_completions():
-            conn = self.conns.get(task)
-            if conn is None or conn.blocked_op is None:
-                continue
-            req_id, op = conn.blocked_req, conn.blocked_op
-            conn.blocked_req, conn.blocked_op = -1, None
-            self._reply(conn, req_id, op, result)
+        """Answer sleepers the kernel completed; run what they held back."""
+        while True:
+            done = self.kernel.take_completions()
+            if not done:
+                return
+            for task, result in done:
+                conn = self.conns.get(task)
+                if conn is None or conn.blocked_op is None:
+                    continue
+                req_id, op, flags = conn.blocked_req, conn.blocked_op, conn.blocked_flags
+                conn.blocked_req, conn.blocked_op, conn.blocked_flags = -1, None, 0
+                self._complete(conn, req_id, op, flags, result)
+                if conn.deferred and not conn.closed:
+                    self._serve_frames(conn)
 
     def _hello(self, conn: Conn, req_id: int, args: tuple[Any, ...], tail: bytes) -> None:
         version, flags, _ = args
@@ -466,6 +611,8 @@ class Daemon:
 
     def _drop(self, conn: Conn) -> None:
         """The connection closed: that thread is gone."""
+        if conn.closed:
+            return
         self._close(conn)
         task = conn.task
         if task is not None:
@@ -479,10 +626,14 @@ class Daemon:
                 self.kernel.exec_process(proc, time.time())
 
     def _close(self, conn: Conn) -> None:
-        if conn.sock.fileno() >= 0:
+        if not conn.closed:
+            conn.closed = True
             self._per_uid[conn.uid] -= 1
             self._backlog.discard(conn)
-            self._partial -= conn.decoder.buffered
+            self._partial -= conn.decoder.buffered + sum(
+                len(f[2]) + DEFERRED_OVERHEAD for f in conn.deferred)
+            conn.deferred.clear()
+            conn.wbuf.clear()
             try:
                 self.sel.unregister(conn.sock)
             except (KeyError, ValueError):
@@ -491,6 +642,7 @@ class Daemon:
 
     def _flush_and_drop(self, conn: Conn) -> None:
         try:
+            self._flush(conn)
             conn.sock.setblocking(True)
             conn.sock.settimeout(0.1)
             while conn.out:
@@ -503,8 +655,31 @@ class Daemon:
 
     # --- output ------------------------------------------------------------
     def _send(self, conn: Conn, data: bytes, fds: list[int] | None = None) -> None:
-        if conn.sock.fileno() < 0:
+        """Queue a reply; the turn's replies to a connection go out in one write."""
+        if conn.closed:
             return
+        if fds:  # descriptors ride on their own message, after what is queued
+            self._flush(conn)
+            self._output(conn, data, fds)
+            return
+        if not conn.wbuf:
+            self._dirty.append(conn)
+        conn.wbuf.append(data)
+
+    def _flush_replies(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            self._flush(conn)
+
+    def _flush(self, conn: Conn) -> None:
+        wbuf = conn.wbuf
+        if not wbuf or conn.closed:
+            return
+        data = wbuf[0] if len(wbuf) == 1 else b"".join(wbuf)
+        wbuf.clear()
+        self._output(conn, data, None)
+
+    def _output(self, conn: Conn, data: bytes, fds: list[int] | None) -> None:
         if not conn.out:
             try:
                 sent = (socket.send_fds(conn.sock, [data], fds) if fds
@@ -545,7 +720,7 @@ class Daemon:
                 conn.out[0] = (data[sent:], [])
                 return
             conn.out.popleft()
-        if conn.writing and conn.sock.fileno() >= 0:
+        if conn.writing and not conn.closed:
             conn.writing = False
             self.sel.modify(conn.sock, READ)
 

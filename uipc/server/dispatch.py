@@ -8,6 +8,7 @@ the daemon answers with EINVAL without touching the core.
 from __future__ import annotations
 
 import errno
+import struct
 from typing import Any, Callable
 
 from uipc import protocol as P
@@ -76,17 +77,41 @@ DECODERS: dict[str, Callable[[tuple[Any, ...], bytes], tuple[Any, ...]]] = {
 }
 
 
-def encode_result(kind: str, result: Any) -> bytes:
-    """The success payload for an op's result kind."""
-    if kind == "none":
-        return b""
-    if kind == "int":
-        return P.INT_RESULT.pack(result)
-    if kind == "msg":
-        mtype, mtext = result
-        return P.MSG_RESULT.pack(mtype) + mtext
-    if kind == "ctl":
-        return P.pack_ctl_result(result)
-    if kind == "text":
-        return str(result).encode()
-    raise ValueError(f"no encoder for result kind {kind!r}")
+_REPLY_NONE = P.REPLY_HEADER                           # length, req_id, status
+_REPLY_INT = struct.Struct(P.REPLY_HEADER.format + "q")  # ... value
+_REPLY_CTL_INT = struct.Struct(P.REPLY_HEADER.format + "Bq")  # ... tag, value
+_HDR = P.REPLY_HEADER.size - 4
+
+
+def _reply_none(req_id: int, result: Any) -> bytes:
+    return _REPLY_NONE.pack(_HDR, req_id, 0)
+
+
+def _reply_int(req_id: int, result: Any) -> bytes:
+    return _REPLY_INT.pack(_HDR + 8, req_id, 0, result)
+
+
+def _reply_msg(req_id: int, result: Any) -> bytes:
+    mtype, mtext = result
+    return _REPLY_INT.pack(_HDR + 8 + len(mtext), req_id, 0, mtype) + mtext
+
+
+def _reply_ctl(req_id: int, result: Any) -> bytes:
+    if type(result) is int:  # GETVAL, IPC_RMID...: the common case in one pack
+        return _REPLY_CTL_INT.pack(_HDR + 9, req_id, 0, P.TAG_INT, result)
+    return P.encode_reply(req_id, P.pack_ctl_result(result))
+
+
+def _reply_text(req_id: int, result: Any) -> bytes:
+    return P.encode_reply(req_id, str(result).encode())
+
+
+#: result kind -> encoder of a whole success reply frame (req_id, value)
+REPLY_ENCODERS: dict[str, Callable[[int, Any], bytes]] = {
+    "none": _reply_none,
+    "int": _reply_int,
+    "msg": _reply_msg,
+    "ctl": _reply_ctl,
+    "text": _reply_text,
+    "msgs": lambda req_id, result: P.encode_reply(req_id, P.pack_msgs(result)),
+}
