@@ -12,6 +12,7 @@ Layers (data flows down, never back up):
 
 The client never imports the kernel, as user space sees only headers.
 """
+from uipc.client.batch import Batch, BatchError, msgrcv_many, msgsnd_many
 from uipc.client.classes import MessageQueue, key_from_name
 from uipc.client.memory import SharedMemory
 from uipc.client.semaphore import Semaphore, SemaphoreSet

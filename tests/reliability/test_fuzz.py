@@ -120,18 +120,22 @@ def test_mutated_and_random_frames(ns: str, daemon) -> None:
 
 @settings(max_examples=int(os.environ.get("UIPC_FUZZ_EXAMPLES", "150")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(code=st.integers(0, 20), fixed=st.binary(max_size=40), tail=st.binary(max_size=40))
-def test_any_op_with_any_arguments(code: int, fixed: bytes, tail: bytes, ns: str, daemon) -> None:
-    """A hello, then one request of any op with arbitrary argument bytes: an
-    answer, a blocked request (cancelled when we hang up) or a disconnect —
-    and the daemon lives, with no sleeper left behind."""
+@given(code=st.integers(0, 20), flags=st.sampled_from([0, P.OP_LINK, P.OP_SKIP_SUCCESS, P.OP_FLAGS]),
+       fixed=st.binary(max_size=40), tail=st.binary(max_size=40), repeat=st.integers(1, 3))
+def test_any_op_with_any_arguments(code: int, flags: int, fixed: bytes, tail: bytes, repeat: int,
+                                   ns: str, daemon) -> None:
+    """A hello, then a batch of requests of any op and batch flags with
+    arbitrary argument bytes: answers, a blocked request (cancelled when we
+    hang up, with what it held back) or a disconnect — and the daemon lives,
+    with no sleeper left behind."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.connect(str(daemon.socket))
     s.settimeout(0.03)
     try:
         s.sendall(P.encode_request(P.OPS_BY_NAME["hello"], 1, (P.VERSION, 0, 0), ns.encode()))
         body = fixed + tail
-        s.sendall(struct.pack("<IIH", 6 + len(body), 2, code) + body)
+        s.sendall(b"".join(struct.pack("<IIH", 6 + len(body), 2 + i, code | flags) + body
+                           for i in range(repeat)))
         try:
             while s.recv(65536):
                 pass

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import errno
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from uipc.client.aio import run_blocking
+from uipc.client.batch import msgrcv_many, msgsnd_many
 from uipc.client.syscalls import msgctl, msgget, msgrcv, msgsnd
 from uipc.uapi.ipc import IPC_CREAT, IPC_EXCL, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT
 from uipc.uapi.msg import MSG_EXCEPT, MSG_NOERROR, MsqidDs
@@ -68,6 +69,20 @@ class MessageQueue:
         flags = (0 if block else IPC_NOWAIT) | (MSG_EXCEPT if except_type else 0)
         flags |= MSG_NOERROR if truncate else 0
         return msgrcv(self.id, self.max_message_size if max_size is None else max_size, type, flags)
+
+    def send_many(self, messages: Iterable[bytes | tuple[int, bytes]], block: bool = True) -> int:
+        """Queue up to 1024 messages in one round trip to the daemon; each is
+        ``data`` (type 1) or ``(type, data)``.  Returns how many were queued
+        (fewer if the queue filled up with block=False)."""
+        items = [(1, m) if isinstance(m, (bytes, bytearray, memoryview)) else m for m in messages]
+        return msgsnd_many(self.id, items, 0 if block else IPC_NOWAIT)
+
+    def receive_many(self, count: int, type: int = 0, block: bool = True,  # noqa: A002
+                     max_size: int | None = None) -> list[tuple[int, bytes]]:
+        """Take up to ``count`` messages in one round trip: waits for the first
+        (unless block=False), then takes those already queued."""
+        return msgrcv_many(self.id, self.max_message_size if max_size is None else max_size,
+                           type, count, 0 if block else IPC_NOWAIT)
 
     async def asend(self, data: bytes, type: int = 1, block: bool = True) -> None:  # noqa: A002
         await run_blocking(self.send, data, type, block)

@@ -479,11 +479,9 @@ class Daemon:
             return
         if op.result == "msgs" and type(result) is tuple:  # woke with its first message
             result = self._more_msgs(conn.task, conn.blocked_args, result)
-        if flags & P.OP_SKIP_SUCCESS:
-            if op.result == "shmat":  # the attachment exists: never lose its descriptor
-                pass
-            else:
-                return
+        # (a shmat is always answered: the attachment exists, its descriptor must not be lost)
+        if flags & P.OP_SKIP_SUCCESS and op.result != "shmat":
+            return
         try:
             if op.result == "shmat":
                 self._reply_shmat(conn, req_id, result)
