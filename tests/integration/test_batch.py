@@ -282,9 +282,14 @@ def test_wire_skip_success_still_reports_failures_and_shmat(ns: str, daemon) -> 
     # an attachment exists once shmat succeeds: its reply is never skipped
     shmid = uipc.shmget(uipc.IPC_PRIVATE, 4096, 0o600)
     w.s.sendall(w.frame(24, "shmat", (shmid, 0, 0), flags=S) + _msgsnd(w, 25, q, 9, b"end"))
-    assert w.reply()[:2] == (24, 0)
+    rid, status, payload = w.reply()
+    assert (rid, status) == (24, 0)
     assert w.reply()[:2] == (25, 0)
     assert uipc.shmctl(shmid, uipc.IPC_STAT).shm_nattch == 1
+    attach_id = P.SHMAT_RESULT.unpack_from(payload)[0]
+    w.s.sendall(w.frame(26, "shmdt", (attach_id, 0)))
+    assert w.reply()[:2] == (26, 0)
+    assert uipc.shmctl(shmid, uipc.IPC_STAT).shm_nattch == 0
     w.close()
     assert uipc.msgrcv_many(q, 64, 0, 10) == [(9, b"end")] * 2
 

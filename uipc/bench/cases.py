@@ -130,6 +130,32 @@ def uipc_msg_pingpong(env: Env, iters: int) -> Latency:
     return _in_runner(env, body)
 
 
+def uipc_msg_pingpong_batched(env: Env, iters: int) -> Latency:
+    """As uipc_msg_pingpong, each side's msgsnd + msgrcv sent as one batch."""
+    def body() -> Latency:
+        import uipc
+        q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
+        payload = b"x" * MSG
+
+        def ping() -> None:
+            b = uipc.Batch()
+            b.msgsnd(q, 1, payload)
+            b.msgrcv(q, MSG, 2)
+            b.submit()
+
+        def pong(n: int) -> None:
+            uipc.msgrcv(q, MSG, 1)
+            for _ in range(n - 1):
+                b = uipc.Batch()
+                b.msgsnd(q, 2, payload)  # the answer to the last ping
+                b.msgrcv(q, MSG, 1)      # and wait for the next
+                b.submit()
+            uipc.msgsnd(q, 2, payload)
+
+        return _pingpong(ping, pong, iters, env)
+    return _in_runner(env, body)
+
+
 def kernel_msg_pingpong(env: Env, iters: int) -> Latency:
     def body() -> Latency:
         from uipc.bench.libc import KernelMsg, check, libc
@@ -397,6 +423,39 @@ def uipc_msg_throughput(env: Env, n: int, size: int) -> float:
                 uipc.msgrcv(q, size, 0)
 
         return _oneway(lambda: uipc.msgsnd(q, 1, payload), recv_all, n, env)
+    return _in_runner(env, body)
+
+
+#: messages per msgsnd_many / msgrcv_many call in the batched throughput rows
+BATCH = 256
+
+
+def uipc_msg_throughput_batched(env: Env, n: int, size: int) -> float:
+    """As uipc_msg_throughput, with msgsnd_many / msgrcv_many of BATCH messages."""
+    def body() -> float:
+        import uipc
+        if size > 8192:
+            uipc.sysctl.set("kernel.msgmax", size)
+            uipc.sysctl.set("kernel.msgmnb", size * 16)
+        q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
+        payload = b"x" * size
+        batch = [(1, payload)] * BATCH
+
+        def send_all() -> None:
+            left = n
+            while left:
+                left -= uipc.msgsnd_many(q, batch[:min(left, BATCH)])
+
+        def recv_all(k: int) -> None:
+            while k > 0:
+                k -= len(uipc.msgrcv_many(q, size, 0, BATCH))
+
+        child = _fork(lambda: (env.pin_self(), send_all()))
+        t0 = time.perf_counter()
+        recv_all(n)
+        dt = time.perf_counter() - t0
+        os.waitpid(child, 0)
+        return n / dt
     return _in_runner(env, body)
 
 
