@@ -606,7 +606,6 @@ def rss_kib(pid: int) -> int:
 def daemon_memory(env: Env, queues: int, messages: int) -> tuple[float, float]:
     """Daemon bytes per idle queue and per queued 64-byte message (beyond it)."""
     def body() -> tuple[float, float]:
-        import gc  # noqa: F401
         import uipc
         base = rss_kib(env.daemon_pid)
         ids = [uipc.msgget(uipc.IPC_PRIVATE, 0o600) for _ in range(queues)]

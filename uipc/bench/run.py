@@ -8,12 +8,14 @@ from dataclasses import asdict
 from typing import Any, Callable
 
 from uipc.bench import cases as C
+from uipc.bench import floors as F
 
 LATENCY: dict[str, Callable[[C.Env, int], Any]] = {
     "echo floor (AF_UNIX, uipc frame sizes)": C.echo_floor,
     "relay floor (client-relay-client)": C.relay_floor,
     "uipc non-blocking call (semctl GETVAL)": C.uipc_nonblocking_call,
     "uipc SysV msg ping-pong": C.uipc_msg_pingpong,
+    "uipc SysV msg ping-pong, batched (msgsnd+msgrcv in one write)": C.uipc_msg_pingpong_batched,
     "kernel SysV msg ping-pong": C.kernel_msg_pingpong,
     "uipc semaphore ping-pong": C.uipc_sem_pingpong,
     "kernel semaphore ping-pong": C.kernel_sem_pingpong,
@@ -23,11 +25,15 @@ LATENCY: dict[str, Callable[[C.Env, int], Any]] = {
 }
 THROUGHPUT: dict[str, Callable[[C.Env, int, int], float]] = {
     "uipc SysV msg": C.uipc_msg_throughput,
+    f"uipc SysV msg, batched (msgsnd_many/msgrcv_many of {C.BATCH})": C.uipc_msg_throughput_batched,
     "kernel SysV msg": C.kernel_msg_throughput,
     "multiprocessing.Queue": C.mp_queue_throughput,
     "multiprocessing.Pipe": C.mp_pipe_throughput,
 }
 SIZES = (64, 4096, 65536)
+PINGPONG = "uipc SysV msg ping-pong"
+PINGPONG_BATCHED = "uipc SysV msg ping-pong, batched (msgsnd+msgrcv in one write)"
+THROUGHPUT_BATCHED = f"uipc SysV msg, batched (msgsnd_many/msgrcv_many of {C.BATCH})"
 
 
 def machine() -> dict[str, Any]:
@@ -48,7 +54,7 @@ def run_all(quick: bool = False, rounds: int | None = None, tiny: bool = False,
     n = 50 if tiny else 3000 if quick else 20000
     rounds = rounds or (1 if tiny else 2 if quick else 5)
     res: dict[str, Any] = {"machine": machine(), "quick": quick, "rounds": rounds,
-                           "latency": {}, "throughput": {}, "notes": []}
+                           "latency": {}, "throughput": {}, "floors": {}, "notes": []}
     d = C.Daemon.start()
     try:
         for mode in ("pinned", "unpinned"):
@@ -56,16 +62,19 @@ def run_all(quick: bool = False, rounds: int | None = None, tiny: bool = False,
             d.pin(env.pin)
             for r in range(rounds):
                 log(f"{mode} round {r + 1}/{rounds}")
-                for name, fn in LATENCY.items():
-                    lat = fn(env, iters)
+                contenders = [("latency", name, lambda e, fn=fn: fn(e, iters), "no redis-server "
+                               "binary or redis package on this machine") for name, fn in LATENCY.items()]
+                contenders += [("floors", name, lambda e, name=name: F.floor_variant(e, name, iters),
+                                "not installed") for name in F.VARIANTS]
+                for table, name, measure, why_missing in contenders:
+                    lat = measure(env)
                     if lat is None:
                         if r == 0 and mode == "pinned":
-                            res["notes"].append(f"{name}: skipped (no redis-server binary or "
-                                                "redis package on this machine)")
+                            res["notes"].append(f"{name}: skipped ({why_missing})")
                         continue
-                    best = res["latency"].setdefault(name, {}).get(mode)
+                    best = res[table].setdefault(name, {}).get(mode)
                     if best is None or lat.median_us < best["median_us"]:
-                        res["latency"][name][mode] = asdict(lat)
+                        res[table][name][mode] = asdict(lat)
                 for name, fn in THROUGHPUT.items():
                     for size in SIZES:
                         count = max(n // (4 if size > 4096 else 1), 10)
@@ -116,19 +125,26 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
         ratio = call / echo if call and echo else None
         add(f"non-blocking call / echo floor ({mode})", ratio, 1.3, ratio is not None and ratio <= 1.3)
         relay = _lat(res, "relay floor (client-relay-client)", mode)
-        pp = _lat(res, "uipc SysV msg ping-pong", mode)
+        pp = _lat(res, PINGPONG, mode)
         ratio = pp / relay if pp and relay else None
         add(f"msg ping-pong / relay floor ({mode})", ratio, 1.3, ratio is not None and ratio <= 1.3)
         mpq = _lat(res, "multiprocessing.Queue ping-pong", mode)
         ratio = pp / mpq if pp and mpq else None
         add(f"msg ping-pong / multiprocessing.Queue ping-pong ({mode})", ratio, 1.0,
             ratio is not None and ratio <= 1.0)
+        batched = _lat(res, PINGPONG_BATCHED, mode)
+        ratio = batched / relay if batched and relay else None
+        add(f"batched msg ping-pong / relay floor ({mode})", ratio, 1.3, ratio is not None and ratio <= 1.3)
+        ratio = batched / mpq if batched and mpq else None
+        add(f"batched msg ping-pong / multiprocessing.Queue ping-pong ({mode})", ratio, 1.0,
+            ratio is not None and ratio <= 1.0)
     for size in (64, 4096):
-        u = res["throughput"].get(f"uipc SysV msg {size} B", {}).get("unpinned")
         q = res["throughput"].get(f"multiprocessing.Queue {size} B", {}).get("unpinned")
-        ratio = u / q if u and q else None
-        add(f"msg throughput {size} B / multiprocessing.Queue (unpinned)", ratio, 1.0,
-            ratio is not None and ratio >= 1.0)
+        for label, row in (("msg", "uipc SysV msg"), ("batched msg", THROUGHPUT_BATCHED)):
+            u = res["throughput"].get(f"{row} {size} B", {}).get("unpinned")
+            ratio = u / q if u and q else None
+            add(f"{label} throughput {size} B / multiprocessing.Queue (unpinned)", ratio, 1.0,
+                ratio is not None and ratio >= 1.0)
     load = res["load"]
     ratio = load["loaded"]["p99_us"] / load["idle"]["p99_us"]
     add(f"p99 under {load['hammers']}-client load / idle p99", ratio, 20.0, ratio <= 20.0)
@@ -157,16 +173,31 @@ def render_markdown(res: dict[str, Any]) -> str:
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     echo = _lat(res, "echo floor (AF_UNIX, uipc frame sizes)")
     relay = _lat(res, "relay floor (client-relay-client)")
-    kernel_of = {"uipc SysV msg ping-pong": "kernel SysV msg ping-pong",
+    kernel_of = {PINGPONG: "kernel SysV msg ping-pong", PINGPONG_BATCHED: "kernel SysV msg ping-pong",
                  "uipc semaphore ping-pong": "kernel semaphore ping-pong"}
+
+    def fmt(x: float | None) -> str:
+        return "-" if x is None else f"{x:.1f}"
+
+    def ratio(p: dict[str, float] | None, base: float | None) -> str:
+        return "-" if not base or not p else f"{p['median_us'] / base:.2f}"
+
     for name, row in res["latency"].items():
         p, u = row.get("pinned"), row.get("unpinned")
         k = _lat(res, kernel_of.get(name, ""))
-        fmt = lambda x: "-" if x is None else f"{x:.1f}"  # noqa: E731
-        ratio = lambda base: "-" if not base or not p else f"{p['median_us'] / base:.2f}"  # noqa: E731
         lines.append(f"| {name} | {fmt(p and p['median_us'])} | {fmt(p and p['p99_us'])} | "
-                     f"{fmt(u and u['median_us'])} | {fmt(u and u['p99_us'])} | {ratio(echo)} | "
-                     f"{ratio(relay)} | {ratio(k)} |")
+                     f"{fmt(u and u['median_us'])} | {fmt(u and u['p99_us'])} | {ratio(p, echo)} | "
+                     f"{ratio(p, relay)} | {ratio(p, k)} |")
+    lines += ["", "## The floor, served by different loops (us)", "",
+              "One request/reply with uipc's frame sizes, answered by a bare Python server "
+              "written each way (issue #9 asks which I/O layer to keep; the daemon uses epoll + "
+              "recv_into).", "",
+              "| server loop | pinned median | pinned p99 | unpinned median | unpinned p99 | "
+              "× echo floor (pinned) |", "|---|---:|---:|---:|---:|---:|"]
+    for name, row in res["floors"].items():
+        p, u = row.get("pinned"), row.get("unpinned")
+        lines.append(f"| {name} | {fmt(p and p['median_us'])} | {fmt(p and p['p99_us'])} | "
+                     f"{fmt(u and u['median_us'])} | {fmt(u and u['p99_us'])} | {ratio(p, echo)} |")
     lines += ["", "## One-way throughput", "",
               "| contender | size | pinned msgs/s | unpinned msgs/s | unpinned MB/s | × kernel (unpinned) |",
               "|---|---:|---:|---:|---:|---:|"]
