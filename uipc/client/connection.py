@@ -93,11 +93,22 @@ class Connection:
         except struct.error as exc:
             raise ValueError(f"{op.name}: argument out of range: {exc}") from None
         self.pending = req_id
+        fds: list[int] = []
+        with_fds = op.result == "shmat"
         try:
             self._send_frame(frame, tail)
-            return self._wait(req_id, op)
+            while True:
+                rid, status, payload = self._next_reply(req_id, fds if with_fds else None)
+                if rid == req_id:
+                    break
+                # else the late answer to a request we gave up on
         finally:
             self.pending = None
+        if status:
+            for fd in fds:
+                os.close(fd)
+            raise syscall_error(status, payload.decode("utf-8", "replace"))
+        return payload, fds
 
     def _send_frame(self, frame: bytes, tail: bytes | memoryview) -> None:
         try:
@@ -125,27 +136,15 @@ class Connection:
             return False
         return True
 
-    def _wait(self, req_id: int, op: P.Op) -> tuple[bytes, list[int]]:
-        fds: list[int] = []
-        with_fds = op.result == "shmat"
-        while True:
-            rid, status, payload = self._next_reply(req_id, fds if with_fds else None)
-            if rid != req_id:
-                continue  # the late answer to a request we gave up on
-            if status:
-                for fd in fds:
-                    os.close(fd)
-                raise syscall_error(status, payload.decode("utf-8", "replace"))
-            return payload, fds
-
     def _next_reply(self, target: int, fds: list[int] | None) -> tuple[int, int, bytes]:
         """The next reply frame (rid, status, payload); receives descriptors
         into ``fds`` if given.  A signal while waiting interrupts ``target``."""
         decoder = self._decoder
         while True:
-            frame = decoder.next_frame()
-            if frame is not P.NEED_DATA:
-                return frame  # type: ignore[return-value]
+            if decoder.buffered:
+                frame = decoder.next_frame()
+                if frame is not P.NEED_DATA:
+                    return frame  # type: ignore[return-value]
             try:
                 if fds is not None:
                     data, new_fds, _, _ = socket.recv_fds(self.sock, 1 << 16, 4)

@@ -167,8 +167,16 @@ def semctl_args(semid: int, semnum: int, cmd: int, arg: Any = None) -> tuple[tup
     return (c_int("semid", semid), c_int("semnum", semnum), cmd, val), tail
 
 
+_CTL_INT = P.CTL_HEADER.unpack
+_CTL_INT_SIZE = P.CTL_HEADER.size
+
+
 def ctl_result(cmd: int, payload: bytes) -> Any:
     """A *ctl reply: IPC_STAT gives the struct alone."""
+    if len(payload) == _CTL_INT_SIZE:  # an int (GETVAL, IPC_RMID...): the common case
+        tag, value = _CTL_INT(payload)
+        if tag == P.TAG_INT:
+            return value
     result = P.unpack_ctl_result(payload)
     if (cmd & ~IPC_64) == IPC_STAT:
         return result[1]

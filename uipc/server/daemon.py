@@ -55,6 +55,8 @@ MAX_PARTIAL_INPUT = 256 * 1024 * 1024
 _PEERCRED = struct.Struct("3i")
 _INTERRUPT = P.OPS_BY_NAME["interrupt"].code
 _INTERRUPT_ARGS = P.OPS_BY_NAME["interrupt"].struct
+_REQ_HEADER = P.REQ_HEADER.unpack_from
+_REQ_HDR = P.REQ_HEADER.size
 
 
 READ = select.EPOLLIN
@@ -298,6 +300,14 @@ class Daemon:
         if not n:
             self._drop(conn)
             return
+        if (n >= _REQ_HDR and not conn.decoder.buffered and conn.blocked_op is None
+                and not conn.deferred and conn.task is not None):
+            # the common case: exactly one whole request arrived; it needs no
+            # decoder (a length that fills the read is within bounds)
+            length, req_id, code = _REQ_HEADER(self._rbuf)
+            if length + 4 == n and code != _INTERRUPT:
+                self._handle(conn, req_id, code, bytes(self._rview[_REQ_HDR:n]))
+                return
         self._partial += n
         conn.decoder.feed(self._rview[:n])
         self._serve_frames(conn)
