@@ -19,6 +19,7 @@ wakes everyone with EIDRM.
 from __future__ import annotations
 
 import errno
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -94,7 +95,8 @@ class MsgQueue:
     q_qbytes: int = 0
     q_lspid: int = 0
     q_lrpid: int = 0
-    q_messages: list[MsgMsg] = field(default_factory=list)
+    #: a deque: msgrcv of the oldest message (the common case) is O(1)
+    q_messages: deque[MsgMsg] = field(default_factory=deque)
     q_receivers: WaitQueue = field(default_factory=WaitQueue)
     q_senders: WaitQueue = field(default_factory=WaitQueue)
 
@@ -303,7 +305,10 @@ def sys_msgrcv(k: "Kernel", task: Task, msqid: int, bufsz: int, msgtyp: int,
                     raise KernelError(errno.EINVAL, f"MSG_COPY: message of {msg.m_ts} bytes "
                                       f"exceeds the copy buffer of {copy_size} bytes")
                 return msg.m_type, msg.mtext
-            msq.q_messages.remove(msg)
+            if msq.q_messages[0] is msg:
+                msq.q_messages.popleft()
+            else:  # typed receive: O(position), as Linux's list walk to find it
+                msq.q_messages.remove(msg)
             msq.q_qnum -= 1
             msq.q_rtime = int(k.now)
             msq.q_lrpid = task.pid
