@@ -144,9 +144,9 @@ class Op:
     #: struct format of the fixed arguments (little-endian)
     args: str
     arg_names: tuple[str, ...]
-    #: what the tail holds: "" (nothing), "bytes", "sembufs", "struct", "semvals", "text"
+    #: what the tail holds: "" (nothing), "bytes", "sembufs", "struct", "semvals", "text", "msgs"
     tail: str
-    #: result kind: "none", "int", "msg", "ctl", "hello", "shmat", "text"
+    #: result kind: "none", "int", "msg", "ctl", "hello", "shmat", "text", "msgs"
     result: str
     doc: str
 
@@ -202,6 +202,11 @@ OPS: tuple[Op, ...] = (
        "the first as msgrcv would (it may block), then more with IPC_NOWAIT until `count` "
        "or until one fails (the first's failure is the reply's). Result: u32 n, then n x "
        "(mtype i64, u32 length, mtext)."),
+    Op(18, "msgsnd_many", "ii", ("msqid", "msgflg"), "msgs", "int",
+       "1..1024 msgsnd(2) in one request, as sendmmsg(2): in order, each as msgsnd would "
+       "(each may block), stopping at the first failure. Result: how many were sent; if the "
+       "first fails, its failure is the reply's. Tail: u32 n, then n x (mtype i64, u32 "
+       "length, mtext)."),
 )
 
 OPS_BY_CODE: dict[int, Op] = {op.code: op for op in OPS}
@@ -215,7 +220,7 @@ MSG_RESULT = struct.Struct("<q")
 SHMAT_RESULT = struct.Struct("<qqqqii")
 MSGS_COUNT = struct.Struct("<I")
 MSGS_ITEM = struct.Struct("<qI")
-#: messages one msgrcv_many may take (UIO_MAXIOV, recvmmsg's cap)
+#: messages one msgrcv_many / msgsnd_many may carry (UIO_MAXIOV, sendmmsg's cap)
 MAX_MSGS = 1024
 
 
@@ -241,6 +246,8 @@ def unpack_msgs(data: bytes | memoryview) -> list[tuple[int, bytes]]:
             raise ProtocolError("truncated message list")
         out.append((mtype, bytes(data[pos:pos + size])))
         pos += size
+    if pos != len(data):
+        raise ProtocolError(f"{len(data) - pos} bytes after the message list")
     return out
 HELLO_CREATE_NS = 1
 

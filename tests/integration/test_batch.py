@@ -322,3 +322,76 @@ def test_wire_msgrcv_many_bad_counts(ns: str, daemon) -> None:
     assert w.reply()[:2] == (43, errno.EINVAL)
     w.close()
     assert uipc.msgrcv(q, 64, 0, uipc.IPC_NOWAIT) == (1, b"kept")
+
+
+def test_msgsnd_many_blocks_on_each_message_until_all_are_sent(ns: str) -> None:
+    import dataclasses
+    q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
+    uipc.msgctl(q, uipc.IPC_SET, dataclasses.replace(uipc.msgctl(q, uipc.IPC_STAT), msg_qbytes=100))
+    msgs = [(i + 1, bytes([i]) * 60) for i in range(5)]   # one fits at a time
+    child = Child(lambda: uipc.msgsnd_many(q, msgs))
+    got = []
+    for _ in range(5):
+        got.append(uipc.msgrcv(q, 64, 0))                    # each frees room for the next
+    assert child.result() == 5 and got == msgs
+    assert uipc.msgctl(q, uipc.IPC_STAT).msg_lspid == child.pid
+
+
+def test_msgsnd_many_interrupted_midway_reports_what_was_sent(ns: str) -> None:
+    import dataclasses
+    q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
+    uipc.msgctl(q, uipc.IPC_SET, dataclasses.replace(uipc.msgctl(q, uipc.IPC_STAT), msg_qbytes=100))
+    child = Child(lambda: uipc.msgsnd_many(q, [(1, b"a" * 60), (2, b"b" * 60), (3, b"c" * 60)]))
+    wait_until(lambda: len([w for m in snapshot()["msg"] if m["id"] == q for w in m["senders"]]) == 1)
+    # the queue goes away while the second message waits: one was sent
+    uipc.msgctl(q, uipc.IPC_RMID)
+    assert child.result() == 1
+    # nobody sent anything yet: EIDRM itself
+    q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
+    uipc.msgctl(q, uipc.IPC_SET, dataclasses.replace(uipc.msgctl(q, uipc.IPC_STAT), msg_qbytes=100))
+    uipc.msgsnd(q, 9, b"z" * 60)
+
+    def first_blocks() -> int:
+        try:
+            return uipc.msgsnd_many(q, [(1, b"a" * 60)])
+        except OSError as exc:
+            return -exc.errno
+
+    child = Child(first_blocks)
+    wait_until(lambda: len([w for m in snapshot()["msg"] if m["id"] == q for w in m["senders"]]) == 1)
+    uipc.msgctl(q, uipc.IPC_RMID)
+    assert child.result() == -errno.EIDRM
+
+
+def test_msgsnd_many_wire_errors(ns: str, daemon) -> None:
+    q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
+    w = Wire(str(daemon.socket), ns)
+    bad_tails = [b"", P.pack_msgs([]), P.pack_msgs([(1, b"x")])[:-1], P.pack_msgs([(1, b"x")]) + b"!",
+                 P.pack_msgs([(1, b"")] * (P.MAX_MSGS + 1))]
+    for i, tail in enumerate(bad_tails):
+        w.s.sendall(w.frame(50 + i, "msgsnd_many", (q, 0), tail))
+        assert w.reply()[:2] == (50 + i, errno.EINVAL), i
+    w.s.sendall(w.frame(60, "msgsnd_many", (q, 0), P.pack_msgs([(1, b"ok"), (0, b"bad"), (2, b"never")])))
+    rid, status, payload = w.reply()
+    assert (rid, status) == (60, 0) and P.INT_RESULT.unpack_from(payload)[0] == 1
+    w.close()
+    assert uipc.msgrcv_many(q, 64, 0, 10) == [(1, b"ok")]
+    with pytest.raises(ValueError):
+        uipc.msgsnd_many(q, [(1, b"")] * 1025)
+    with pytest.raises(TypeError):
+        uipc.msgsnd_many(q, [(1, "text")])  # type: ignore[list-item]
+
+
+def test_msgrcv_many_reply_stays_within_one_frame(ns: str) -> None:
+    big = 4 * 1024 * 1024
+    uipc.sysctl.set("kernel.msgmax", big)
+    uipc.sysctl.set("kernel.msgmnb", 12 * big)
+    q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
+    msgs = [(i + 1, bytes([i]) * big) for i in range(10)]
+    assert uipc.msgsnd_many(q, msgs) == 10   # in several requests of at most 8 MiB
+    got: list = []
+    while len(got) < 10:
+        part = uipc.msgrcv_many(q, big, 0, 1024)
+        assert 1 <= len(part) <= 3   # 16 MiB frames: three 4 MiB messages at most
+        got += part
+    assert got == msgs

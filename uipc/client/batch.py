@@ -10,10 +10,10 @@ SKIP_SUCCESS (IOSQE_CQE_SKIP_SUCCESS), so only failures and results come
 back.
 
 ``msgsnd_many`` / ``msgrcv_many`` are the sendmmsg(2) / recvmmsg(2) of
-message queues built on it, with their conventions: at most 1024 (UIO_MAXIOV)
-messages per call, the count of what was done when a later one fails, and
-MSG_WAITFORONE's "block for the first, then take what is there" (that one
-is a single request: the daemon loops).
+message queues, with their conventions: at most 1024 (UIO_MAXIOV) messages
+per call, the count of what was done when a later one fails, and
+MSG_WAITFORONE's "block for the first, then take what is there".  Each is a
+single request: the daemon loops.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable
 
 from uipc import protocol as P
 from uipc.client import connection
+from uipc.client.args import buffer, c_int, c_long
 from uipc.client.syscalls import (
     ctl_result, msg_result, msgrcv_args, msgsnd_args, semctl_args, semtimedop_args,
 )
@@ -33,6 +34,10 @@ _MSGRCV = P.OPS_BY_NAME["msgrcv"]
 _SEMTIMEDOP = P.OPS_BY_NAME["semtimedop"]
 _SEMCTL = P.OPS_BY_NAME["semctl"]
 _MSGRCV_MANY = P.OPS_BY_NAME["msgrcv_many"]
+_MSGSND_MANY = P.OPS_BY_NAME["msgsnd_many"]
+_INT = P.INT_RESULT.unpack_from
+#: bytes of messages per msgsnd_many request (a frame holds 16 MiB)
+_CHUNK = 8 * 1024 * 1024
 
 
 class BatchError(OSError):
@@ -136,17 +141,30 @@ def msgsnd_many(msqid: int, messages: Iterable[tuple[int, bytes]], msgflg: int =
 
     Returns how many were sent.  If the first fails, its error is raised; if
     a later one fails, the ones before it were sent and their count is
-    returned (the next call meets the error again, as with sendmmsg).
+    returned (the next call meets the error again, as with sendmmsg).  One
+    request (or one per 8 MiB): the daemon does the loop.
     """
-    b = Batch()
-    for mtype, mtext in messages:
-        b.msgsnd(msqid, mtype, mtext, msgflg)
-    try:
-        return len(b.submit())
-    except BatchError as exc:
-        if exc.index == 0:
-            raise exc.results[0] from None
-        return exc.index
+    items = [(c_long("mtype", mtype), buffer("mtext", mtext)) for mtype, mtext in messages]
+    if len(items) > MAX_BATCH:
+        raise ValueError(f"at most {MAX_BATCH} messages per call")
+    args = (c_int("msqid", msqid), c_int("msgflg", msgflg))
+    sent = 0
+    while sent < len(items):
+        # as many as fit one frame (at least one: msgmax bounds a message)
+        end, size = sent + 1, len(items[sent][1])
+        while end < len(items) and size + len(items[end][1]) + 12 <= _CHUNK:
+            size += len(items[end][1]) + 12
+            end += 1
+        try:
+            payload, _ = connection.call(_MSGSND_MANY, args, P.pack_msgs(items[sent:end]))
+        except OSError:
+            if not sent:
+                raise
+            return sent
+        sent += _INT(payload)[0]
+        if sent < end:  # a message failed after others were sent
+            break
+    return sent
 
 
 def msgrcv_many(msqid: int, msgsz: int, msgtyp: int, count: int, msgflg: int = 0

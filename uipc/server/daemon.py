@@ -27,7 +27,7 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from uipc import protocol as P
 from uipc.kernel import BLOCKED, Cred, Kernel, KernelError, Process, Task
@@ -97,7 +97,7 @@ class Conn:
     """One client connection: one task once it has said hello."""
 
     __slots__ = ("sock", "decoder", "wbuf", "out", "out_bytes", "task", "pid", "uid", "gid",
-                 "blocked_req", "blocked_op", "blocked_flags", "blocked_args", "deferred", "chain_failed",
+                 "blocked_req", "blocked_op", "blocked_flags", "blocked_more", "deferred", "chain_failed",
                  "writing", "closed", "handler")
 
     def __init__(self, sock: socket.socket, pid: int, uid: int, gid: int) -> None:
@@ -113,7 +113,9 @@ class Conn:
         self.blocked_req = -1
         self.blocked_op: P.Op | None = None
         self.blocked_flags = 0
-        self.blocked_args: tuple[Any, ...] = ()
+        #: what a multi-step request (msgsnd_many, msgrcv_many) does with the
+        #: result of the step it sleeps in: a Continuation
+        self.blocked_more: Continuation | None = None
         #: requests read behind a blocked one: (req_id, code, payload)
         self.deferred: deque[tuple[int, int, bytes]] = deque()
         #: a LINKed request failed: cancel the rest of its chain
@@ -125,6 +127,9 @@ class Conn:
 
 #: bytes a held-back request is charged beyond its payload (its Python objects)
 DEFERRED_OVERHEAD = 128
+#: takes the result (a value or a KernelError) of the step a multi-step request
+#: slept in; returns the request's result, or BLOCKED if it sleeps again
+Continuation = Callable[[Any], Any]
 
 
 def read_status(pid: int) -> tuple[frozenset[int], frozenset[str] | None]:
@@ -179,6 +184,8 @@ class Daemon:
         #: connections with replies queued this turn
         self._dirty: list[Conn] = []
         self._rview = memoryview(self._rbuf)
+        #: set by a multi-step request that goes to sleep: its Continuation
+        self._more: Continuation | None = None
 
     # --- setup -----------------------------------------------------------
     def bind(self) -> bool:
@@ -380,10 +387,21 @@ class Daemon:
             if not 1 <= count <= P.MAX_MSGS:
                 raise KernelError(errno.EINVAL, f"count {count} outside [1, {P.MAX_MSGS}]")
             first = kernel.syscall(task, msgrcv, msqid, msgsz, msgtyp, msgflg, now=clock())
-            return first if first is BLOCKED else self._more_msgs(task, args, first)
+            if first is BLOCKED:
+                self._more = lambda res: (res if isinstance(res, KernelError)
+                                          else self._more_msgs(task, args, res))
+                return BLOCKED
+            return self._more_msgs(task, args, first)
+
+        def msgsnd_many(task: Task, args: tuple[Any, ...], tail: bytes) -> Any:
+            msgs = P.unpack_msgs(tail)
+            if not 1 <= len(msgs) <= P.MAX_MSGS:
+                raise KernelError(errno.EINVAL, f"{len(msgs)} messages, outside [1, {P.MAX_MSGS}]")
+            return self._send_msgs(task, args[0], args[1], msgs, 0)
 
         special = {
             "msgrcv_many": msgrcv_many,
+            "msgsnd_many": msgsnd_many,
             "sysctl": lambda task, args, tail: introspect.sysctl(task.ns, args[0], tail.decode()),
             "fork": lambda task, args, tail: self._fork_child(task, args[0], tail),
             "unshare": lambda task, args, tail: kernel.unshare_ipc(task.process, tail.decode()).name,
@@ -416,6 +434,7 @@ class Daemon:
         if len(payload) < size:
             self._fail(conn, req_id, flags, errno.EINVAL, f"{op.name}: {len(payload)} bytes, needs {size}")
             return
+        self._more = None
         try:
             result = run(task, unpack(payload), payload[size:])
         except KernelError as exc:
@@ -430,7 +449,7 @@ class Daemon:
             return
         if result is BLOCKED:
             conn.blocked_req, conn.blocked_op, conn.blocked_flags = req_id, op, flags
-            conn.blocked_args = unpack(payload)
+            conn.blocked_more = self._more
             return
         self._complete(conn, req_id, op, flags, result)
 
@@ -487,8 +506,6 @@ class Daemon:
         if isinstance(result, KernelError):
             self._fail(conn, req_id, flags, result.errno, result.detail)
             return
-        if op.result == "msgs" and type(result) is tuple:  # woke with its first message
-            result = self._more_msgs(conn.task, conn.blocked_args, result)
         # (a shmat is always answered: the attachment exists, its descriptor must not be lost)
         if flags & P.OP_SKIP_SUCCESS and op.result != "shmat":
             return
@@ -502,17 +519,46 @@ class Daemon:
             self._fail(conn, req_id, flags, errno.EIO, f"internal error encoding {op.name}")
 
     def _more_msgs(self, task: Task, args: tuple[Any, ...], first: Any) -> list[Any]:
-        """msgrcv_many after its first message: take what is queued, no waiting."""
+        """msgrcv_many after its first message: take what is queued, no waiting,
+        while the reply stays within one frame."""
         msqid, msgsz, msgtyp, msgflg, count = args
         msgs = [first]
+        # no message is longer than msgsz (or msgmax): room for one more?
+        room = P.MAX_FRAME - 64 - P.MSGS_ITEM.size - min(msgsz, task.ns.msg_ctlmax)
+        size = len(first[1])
         msgrcv, now = SYSCALLS["msgrcv"], time.time()
-        while len(msgs) < count:
+        while len(msgs) < count and size <= room:
             try:
-                msgs.append(self.kernel.syscall(task, msgrcv, msqid, msgsz, msgtyp,
-                                                msgflg | IPC_NOWAIT, now=now))
+                msg = self.kernel.syscall(task, msgrcv, msqid, msgsz, msgtyp, msgflg | IPC_NOWAIT, now=now)
             except KernelError:
                 break  # ENOMSG (or E2BIG...: the next call meets it again)
+            msgs.append(msg)
+            size += P.MSGS_ITEM.size + len(msg[1])
         return msgs
+
+    def _send_msgs(self, task: Task, msqid: int, msgflg: int, msgs: list[tuple[int, bytes]],
+                   done: int) -> Any:
+        """msgsnd_many from message ``done`` on: sendmmsg's loop.  Returns how
+        many were sent once one fails (raises if the first does), or BLOCKED
+        with a continuation for the message it sleeps on."""
+        msgsnd, now = SYSCALLS["msgsnd"], time.time()
+        while done < len(msgs):
+            mtype, mtext = msgs[done]
+            try:
+                r = self.kernel.syscall(task, msgsnd, msqid, mtype, mtext, msgflg, now=now)
+            except KernelError:
+                if done:
+                    return done
+                raise
+            if r is BLOCKED:
+                def sent(res: Any, done: int = done) -> Any:
+                    if isinstance(res, KernelError):  # EIDRM, EINTR... after some were sent
+                        return done or res
+                    return self._send_msgs(task, msqid, msgflg, msgs, done + 1)
+                self._more = sent
+                return BLOCKED
+            done += 1
+        return done
 
     def _reply_shmat(self, conn: Conn, req_id: int, result: Any) -> None:
         fd = self.kernel.shm_allocator.fd_of(result.handle, result.readonly)
@@ -533,8 +579,20 @@ class Daemon:
                 conn = self.conns.get(task)
                 if conn is None or conn.blocked_op is None:
                     continue
-                req_id, op, flags = conn.blocked_req, conn.blocked_op, conn.blocked_flags
-                conn.blocked_req, conn.blocked_op, conn.blocked_flags = -1, None, 0
+                req_id, op, flags, more = (conn.blocked_req, conn.blocked_op, conn.blocked_flags,
+                                           conn.blocked_more)
+                conn.blocked_req, conn.blocked_op, conn.blocked_flags, conn.blocked_more = -1, None, 0, None
+                if more is not None:  # a multi-step request: its next steps
+                    self._more = None
+                    try:
+                        result = more(result)
+                    except Exception:  # a bug in uipc: report it to this caller, keep serving
+                        log.exception("internal error continuing %s for pid %d", op.name, conn.pid)
+                        result = KernelError(errno.EIO, f"internal error in {op.name}")
+                    if result is BLOCKED:
+                        conn.blocked_req, conn.blocked_op, conn.blocked_flags = req_id, op, flags
+                        conn.blocked_more = self._more
+                        continue
                 self._complete(conn, req_id, op, flags, result)
                 if conn.deferred and not conn.closed:
                     self._serve_frames(conn)
