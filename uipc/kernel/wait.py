@@ -100,6 +100,8 @@ class WaitQueue:
 
     def __iter__(self) -> Iterator[Waiter]:
         """Iterate over a snapshot, so waking while iterating is safe."""
+        if not self._waiters:  # the common case on the hot path: nobody sleeps
+            return iter(())
         return iter(list(self._waiters))
 
     def first(self) -> Waiter | None:
