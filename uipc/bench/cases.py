@@ -409,12 +409,22 @@ def _oneway(send: Callable[[], None], recv_all: Callable[[int], None], n: int, e
     return n / dt
 
 
+#: messages per msgsnd_many / msgrcv_many call in the batched throughput rows
+BATCH = 256
+
+
+def queue_bytes(size: int) -> int:
+    """kernel.msgmnb for the throughput rows, kernel and uipc alike: room for
+    a batch of messages (the default 16 KiB holds four of 4 KiB, and a
+    sender that fills the queue waits for the receiver at every message)."""
+    return max(16384, BATCH * size)
+
+
 def uipc_msg_throughput(env: Env, n: int, size: int) -> float:
     def body() -> float:
         import uipc
-        if size > 8192:
-            uipc.sysctl.set("kernel.msgmax", size)
-            uipc.sysctl.set("kernel.msgmnb", size * 16)
+        uipc.sysctl.set("kernel.msgmax", max(size, 8192))
+        uipc.sysctl.set("kernel.msgmnb", queue_bytes(size))
         q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
         payload = b"x" * size
 
@@ -426,17 +436,12 @@ def uipc_msg_throughput(env: Env, n: int, size: int) -> float:
     return _in_runner(env, body)
 
 
-#: messages per msgsnd_many / msgrcv_many call in the batched throughput rows
-BATCH = 256
-
-
 def uipc_msg_throughput_batched(env: Env, n: int, size: int) -> float:
     """As uipc_msg_throughput, with msgsnd_many / msgrcv_many of BATCH messages."""
     def body() -> float:
         import uipc
-        if size > 8192:
-            uipc.sysctl.set("kernel.msgmax", size)
-            uipc.sysctl.set("kernel.msgmnb", size * 16)
+        uipc.sysctl.set("kernel.msgmax", max(size, 8192))
+        uipc.sysctl.set("kernel.msgmnb", queue_bytes(size))
         q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
         payload = b"x" * size
         batch = [(1, payload)] * BATCH
@@ -462,9 +467,8 @@ def uipc_msg_throughput_batched(env: Env, n: int, size: int) -> float:
 def kernel_msg_throughput(env: Env, n: int, size: int) -> float:
     def body() -> float:
         from uipc.bench.libc import KernelMsg, check, libc, write_sysctl
-        if size > 8192:
-            write_sysctl("msgmax", size)
-            write_sysctl("msgmnb", size * 16)
+        write_sysctl("msgmax", max(size, 8192))
+        write_sysctl("msgmnb", queue_bytes(size))
         qid = check(libc.msgget(0, 0o600))
         m = KernelMsg(qid, size)
 

@@ -139,12 +139,13 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
         add(f"batched msg ping-pong / multiprocessing.Queue ping-pong ({mode})", ratio, 1.0,
             ratio is not None and ratio <= 1.0)
     for size in (64, 4096):
-        q = res["throughput"].get(f"multiprocessing.Queue {size} B", {}).get("unpinned")
-        for label, row in (("msg", "uipc SysV msg"), ("batched msg", THROUGHPUT_BATCHED)):
-            u = res["throughput"].get(f"{row} {size} B", {}).get("unpinned")
-            ratio = u / q if u and q else None
-            add(f"{label} throughput {size} B / multiprocessing.Queue (unpinned)", ratio, 1.0,
-                ratio is not None and ratio >= 1.0)
+        for mode in ("pinned", "unpinned"):
+            q = res["throughput"].get(f"multiprocessing.Queue {size} B", {}).get(mode)
+            for label, row in (("msg", "uipc SysV msg"), ("batched msg", THROUGHPUT_BATCHED)):
+                u = res["throughput"].get(f"{row} {size} B", {}).get(mode)
+                ratio = u / q if u and q else None
+                add(f"{label} throughput {size} B / multiprocessing.Queue ({mode})", ratio, 1.0,
+                    ratio is not None and ratio >= 1.0)
     load = res["load"]
     ratio = load["loaded"]["p99_us"] / load["idle"]["p99_us"]
     add(f"p99 under {load['hammers']}-client load / idle p99", ratio, 20.0, ratio <= 20.0)
