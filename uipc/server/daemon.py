@@ -125,6 +125,9 @@ class Conn:
         self.handler: Any = None
 
 
+#: a msgrcv_many reply takes more messages while it holds fewer bytes than
+#: this (replies of a few MiB would each be copied several times, cold in cache)
+MSGS_REPLY_BYTES = 1024 * 1024
 #: bytes a held-back request is charged beyond its payload (its Python objects)
 DEFERRED_OVERHEAD = 128
 #: takes the result (a value or a KernelError) of the step a multi-step request
@@ -524,7 +527,7 @@ class Daemon:
         msqid, msgsz, msgtyp, msgflg, count = args
         msgs = [first]
         # no message is longer than msgsz (or msgmax): room for one more?
-        room = P.MAX_FRAME - 64 - P.MSGS_ITEM.size - min(msgsz, task.ns.msg_ctlmax)
+        room = MSGS_REPLY_BYTES - P.MSGS_ITEM.size - min(msgsz, task.ns.msg_ctlmax)
         size = len(first[1])
         msgrcv, now = SYSCALLS["msgrcv"], time.time()
         while len(msgs) < count and size <= room:
