@@ -401,7 +401,13 @@ def redis_pingpong(env: Env, iters: int) -> Latency | None:
 def _oneway(send: Callable[[], None], recv_all: Callable[[int], None], n: int, env: Env,
             flush: Callable[[], None] = lambda: None) -> float:
     """Messages per second: n sends from a child, timed at this receiver."""
-    child = _fork(lambda: (env.pin_self(), [send() for _ in range(n)], flush()))
+    return _oneway_all(lambda k: ([send() for _ in range(k)], flush()), recv_all, n, env)
+
+
+def _oneway_all(send_all: Callable[[int], Any], recv_all: Callable[[int], None], n: int,
+                env: Env) -> float:
+    """Messages per second: a child sends n (send_all(n)), timed at this receiver."""
+    child = _fork(lambda: (env.pin_self(), send_all(n)))
     t0 = time.perf_counter()
     recv_all(n)
     dt = time.perf_counter() - t0
@@ -420,12 +426,18 @@ def queue_bytes(size: int) -> int:
     return max(16384, BATCH * size)
 
 
+def _uipc_queue(size: int) -> int:
+    """A private queue in this namespace, limits set for messages of ``size``."""
+    import uipc
+    uipc.sysctl.set("kernel.msgmax", max(size, 8192))
+    uipc.sysctl.set("kernel.msgmnb", queue_bytes(size))
+    return uipc.msgget(uipc.IPC_PRIVATE, 0o600)
+
+
 def uipc_msg_throughput(env: Env, n: int, size: int) -> float:
     def body() -> float:
         import uipc
-        uipc.sysctl.set("kernel.msgmax", max(size, 8192))
-        uipc.sysctl.set("kernel.msgmnb", queue_bytes(size))
-        q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
+        q = _uipc_queue(size)
         payload = b"x" * size
 
         def recv_all(k: int) -> None:
@@ -440,14 +452,11 @@ def uipc_msg_throughput_batched(env: Env, n: int, size: int) -> float:
     """As uipc_msg_throughput, with msgsnd_many / msgrcv_many of BATCH messages."""
     def body() -> float:
         import uipc
-        uipc.sysctl.set("kernel.msgmax", max(size, 8192))
-        uipc.sysctl.set("kernel.msgmnb", queue_bytes(size))
-        q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
+        q = _uipc_queue(size)
         payload = b"x" * size
         batch = [(1, payload)] * BATCH
 
-        def send_all() -> None:
-            left = n
+        def send_all(left: int) -> None:
             while left:
                 left -= uipc.msgsnd_many(q, batch[:min(left, BATCH)])
 
@@ -455,12 +464,7 @@ def uipc_msg_throughput_batched(env: Env, n: int, size: int) -> float:
             while k > 0:
                 k -= len(uipc.msgrcv_many(q, size, 0, BATCH))
 
-        child = _fork(lambda: (env.pin_self(), send_all()))
-        t0 = time.perf_counter()
-        recv_all(n)
-        dt = time.perf_counter() - t0
-        os.waitpid(child, 0)
-        return n / dt
+        return _oneway_all(send_all, recv_all, n, env)
     return _in_runner(env, body)
 
 

@@ -38,7 +38,7 @@ _MSGSND_MANY = P.OPS_BY_NAME["msgsnd_many"]
 _INT = P.INT_RESULT.unpack_from
 #: bytes of messages per msgsnd_many request (a frame holds 16 MiB, but
 #: frames of a few MiB are copied several times, cold in cache)
-_CHUNK = 1024 * 1024
+_CHUNK = 2 * 1024 * 1024
 
 
 class BatchError(OSError):
@@ -143,7 +143,7 @@ def msgsnd_many(msqid: int, messages: Iterable[tuple[int, bytes]], msgflg: int =
     Returns how many were sent.  If the first fails, its error is raised; if
     a later one fails, the ones before it were sent and their count is
     returned (the next call meets the error again, as with sendmmsg).  One
-    request (or one per MiB): the daemon does the loop.
+    request (or one per 2 MiB): the daemon does the loop.
     """
     items = [(c_long("mtype", mtype), buffer("mtext", mtext)) for mtype, mtext in messages]
     if len(items) > MAX_BATCH:

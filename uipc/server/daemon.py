@@ -127,7 +127,7 @@ class Conn:
 
 #: a msgrcv_many reply takes more messages while it holds fewer bytes than
 #: this (replies of a few MiB would each be copied several times, cold in cache)
-MSGS_REPLY_BYTES = 1024 * 1024
+MSGS_REPLY_BYTES = 2 * 1024 * 1024
 #: bytes a held-back request is charged beyond its payload (its Python objects)
 DEFERRED_OVERHEAD = 128
 #: takes the result (a value or a KernelError) of the step a multi-step request
