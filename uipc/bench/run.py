@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
+import textwrap
 from dataclasses import asdict
 from typing import Any, Callable
 
@@ -242,21 +244,32 @@ def plot(res: dict[str, Any], path: str) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    fig, (a, b) = plt.subplots(1, 2, figsize=(14, 6))
+    from matplotlib.ticker import NullFormatter
+
+    def label(name: str) -> str:
+        # "uipc SysV msg, batched (msgsnd_many/...) 64 B" -> two short lines
+        short = re.sub(r" \([^)]*\)", "", name).replace(", batched", " batched")
+        return textwrap.fill(short, 30)
+
+    def bars(ax: Any, names: list[str], values: dict[str, list[float]], xlabel: str) -> None:
+        height = 0.4
+        for i, (mode, color) in enumerate((("pinned", "#4477aa"), ("unpinned", "#ee6677"))):
+            ax.barh([y + (i - 0.5) * height for y in range(len(names))], values[mode],
+                    height=height, color=color, label=mode)
+        ax.set_yticks(range(len(names)), [label(n) for n in names], fontsize=8)
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(xlabel)
+        ax.legend(fontsize=8)
+        ax.invert_yaxis()
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(14, 7))
     names = [n for n, r in res["latency"].items() if "pinned" in r]
-    a.barh(names, [res["latency"][n]["pinned"]["median_us"] for n in names], color="#4477aa",
-           label="pinned median")
-    a.barh(names, [res["latency"][n].get("unpinned", {}).get("median_us", 0) for n in names],
-           color="#ee6677", alpha=0.5, label="unpinned median")
-    a.set_xscale("log")
-    a.set_xlabel("round trip (us, log)")
-    a.legend()
-    a.invert_yaxis()
+    bars(a, names, {m: [res["latency"][n].get(m, {}).get("median_us", 0) for n in names]
+                    for m in ("pinned", "unpinned")}, "round trip, median (us, log)")
     tnames = [n for n in res["throughput"] if n.endswith(" 64 B") or n.endswith(" 4096 B")]
-    b.barh(tnames, [res["throughput"][n].get("unpinned", 0) for n in tnames], color="#228833")
-    b.set_xscale("log")
-    b.set_xlabel("messages/s one way, unpinned (log)")
-    b.invert_yaxis()
+    bars(b, tnames, {m: [res["throughput"][n].get(m, 0) for n in tnames] for m in ("pinned", "unpinned")},
+         "messages/s one way (log)")
     fig.suptitle(f"uipc vs kernel vs peers — {res['machine']['cores']} cores, Linux {res['machine']['kernel']}")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
