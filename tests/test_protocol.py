@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from uipc import protocol as P
 from uipc.uapi import IpcPerm, MsgInfo, MsqidDs, SemidDs, ShmidDs
@@ -61,6 +61,27 @@ def test_frames_survive_any_split(reqs: list[tuple[int, int, bytes]], chunk: int
     for (_, _, payload), (q, t, text) in zip(out, reqs):
         assert op.struct.unpack_from(payload) == (q, t, 0)
         assert payload[op.struct.size:] == text
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.sampled_from([0, 10, 70_000, 300_000, 5_000_000]), min_size=1, max_size=6),
+       st.lists(st.integers(1, 400_000), min_size=1, max_size=8))
+def test_big_frames_survive_any_split(sizes: list[int], chunks: list[int]) -> None:
+    """Frames bigger than the decoder's buffer grow it; once emptied it
+    gives back what it took beyond a few MiB."""
+    op = P.OPS_BY_NAME["msgsnd"]
+    texts = [bytes([i % 251]) * size for i, size in enumerate(sizes)]
+    stream = b"".join(P.encode_request(op, i, (1, 2, 0), t) for i, t in enumerate(texts))
+    dec = P.FrameDecoder()
+    out, pos, k = [], 0, 0
+    while pos < len(stream):
+        step = chunks[k % len(chunks)]
+        dec.feed(memoryview(stream)[pos:pos + step])
+        pos, k = pos + step, k + 1
+        while (f := dec.next_frame()) is not P.NEED_DATA:
+            out.append(f)
+    assert [payload[op.struct.size:] for _, _, payload in out] == texts
+    assert dec.buffered == 0 and len(dec._buf) <= P._DECODER_KEEP
 
 
 def test_length_limits() -> None:

@@ -299,6 +299,12 @@ def unpack_semvals(data: bytes | memoryview) -> list[int]:
 
 
 # --- decoding -----------------------------------------------------------------
+#: a decoder's buffer to begin with, and the most it keeps once emptied (a
+#: connection that sent one 16 MiB frame should not hold 16 MiB for good)
+_DECODER_SMALL = 64 * 1024
+_DECODER_KEEP = 4 * 1024 * 1024
+
+
 class FrameDecoder:
     """Split a byte stream into frames.  Sans-I/O: feed bytes, take frames.
 
@@ -308,8 +314,12 @@ class FrameDecoder:
     """
 
     def __init__(self, *, reply: bool = False, max_frame: int = MAX_FRAME) -> None:
-        self._buf = bytearray()
-        self._pos = 0
+        # one buffer, filled at _end and read from _start, never resized but
+        # to grow: a bytearray regrown and trimmed chunk by chunk would copy a
+        # big frame many times, each time into freshly faulted pages
+        self._buf = bytearray(_DECODER_SMALL)
+        self._start = 0
+        self._end = 0
         self._max = max_frame
         hdr = REPLY_HEADER if reply else REQ_HEADER
         self._unpack = hdr.unpack_from
@@ -317,18 +327,24 @@ class FrameDecoder:
         self._min = hdr.size - LENGTH.size
 
     def feed(self, data: bytes | memoryview) -> None:
-        if self._pos:
-            del self._buf[:self._pos]
-            self._pos = 0
-        self._buf += data
+        n = len(data)
+        buf, end = self._buf, self._end
+        if end + n > len(buf):
+            kept = bytes(memoryview(buf)[self._start:end])
+            if len(kept) + n > len(buf):
+                buf = self._buf = bytearray(max(len(kept) + n, 2 * len(buf)))
+            buf[:len(kept)] = kept
+            self._start, end = 0, len(kept)
+        buf[end:end + n] = data  # same length: a copy, no resize
+        self._end = end + n
 
     @property
     def buffered(self) -> int:
-        return len(self._buf) - self._pos
+        return self._end - self._start
 
     def next_frame(self) -> tuple[int, int, bytes] | _NeedData:
-        buf, pos = self._buf, self._pos
-        avail = len(buf) - pos
+        buf, pos = self._buf, self._start
+        avail = self._end - pos
         if avail < self._hsize:
             if avail >= 4:  # reject a bad length as soon as it is readable
                 self._check_length(LENGTH.unpack_from(buf, pos)[0])
@@ -339,11 +355,18 @@ class FrameDecoder:
         end = pos + 4 + length
         if avail < 4 + length:
             return NEED_DATA
-        self._pos = end
         if length < 1024:
-            return req_id, code, bytes(buf[pos + self._hsize:end])
-        with memoryview(buf) as view:  # one copy instead of two for big payloads
-            return req_id, code, bytes(view[pos + self._hsize:end])
+            payload = bytes(buf[pos + self._hsize:end])
+        else:
+            with memoryview(buf) as view:  # one copy instead of two
+                payload = bytes(view[pos + self._hsize:end])
+        if end == self._end:  # all read: start over at the front
+            self._start = self._end = 0
+            if len(buf) > _DECODER_KEEP:
+                self._buf = bytearray(_DECODER_SMALL)
+        else:
+            self._start = end
+        return req_id, code, payload
 
     def _check_length(self, length: int) -> None:
         if length > self._max or length < self._min:

@@ -62,6 +62,8 @@ class Connection:
         # costs an allocation (and page faults when it is large)
         self._rbuf = bytearray(1 << 16)
         self._rview = memoryview(self._rbuf)
+        #: replies larger than _rbuf are read whole into this one
+        self._big = bytearray()
         #: the request id in flight, for interrupts sent from another thread
         self.pending: int | None = None
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
@@ -162,11 +164,37 @@ class Connection:
             if not n:
                 raise UipcConnectionError(errno.ECONNRESET, "uipc daemon closed the connection")
             if not decoder.buffered and n >= _REPLY_HDR:
-                # the common case: exactly one whole reply arrived
                 length, rid, status = _REPLY_HEADER(data)
-                if length + 4 == n:
+                if length + 4 == n:  # the common case: exactly one whole reply arrived
                     return rid, status, bytes(data[_REPLY_HDR:])
+                if n < length + 4 <= P.MAX_FRAME and fds is None:
+                    return rid, status, self._rest_of_big_reply(length + 4, data, target)
             decoder.feed(data)
+
+    def _rest_of_big_reply(self, size: int, head: memoryview, target: int) -> bytes:
+        """A reply larger than the read buffer: the rest goes straight into a
+        buffer of its size, kept for the next one.  Fed through the decoder
+        it would be regrown and copied chunk by chunk (fresh pages each time)."""
+        if len(self._big) < size:
+            self._big = bytearray(size)
+        with memoryview(self._big) as view:
+            got = len(head)
+            view[:got] = head
+            try:
+                while got < size:
+                    k = self.sock.recv_into(view[got:size])
+                    if not k:
+                        raise UipcConnectionError(errno.ECONNRESET, "uipc daemon closed the connection")
+                    got += k
+            except BaseException as exc:
+                self._decoder.feed(view[:got])  # keep the stream in step
+                if isinstance(exc, UipcConnectionError):
+                    raise
+                if isinstance(exc, OSError) and not isinstance(exc, InterruptedError):
+                    raise UipcConnectionError(errno.ECONNRESET, f"uipc daemon connection lost: {exc}") from exc
+                self._interrupt(target)
+                raise
+            return bytes(view[_REPLY_HDR:size])
 
     def call_many(self, requests: list[tuple[P.Op, tuple[Any, ...], bytes, int]]
                   ) -> list[bytes | OSError | None]:

@@ -13,6 +13,7 @@ record in a wait queue.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import errno
 import fcntl
 import json
@@ -822,7 +823,30 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to keep big freed blocks instead of unmapping them.
+
+    By default a block of more than 128 KiB (a batch's frame, a 64 KiB
+    message's copy) is mmap'ed and unmapped on free, so each one faults its
+    pages in afresh: measured, that is a fifth of the daemon's time in 4 KiB
+    batches.  Only the daemon's own process is tuned.  False where malloc
+    is not glibc's.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)
+                    and libc.mallopt(_M_TRIM_THRESHOLD, 64 * 1024 * 1024))
+    except (OSError, AttributeError):
+        return False
+
+
+#: mallopt(3) parameters (glibc's malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
 def run(socket_path: Path, *, system: bool, ready_fd: int = -1, verbose: bool = False) -> int:
+    keep_freed_memory()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="uipc-daemon[%(process)d] %(levelname)s %(message)s")
     daemon = Daemon(socket_path, system=system)
