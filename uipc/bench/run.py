@@ -91,7 +91,8 @@ def run_all(quick: bool = False, rounds: int | None = None, tiny: bool = False,
         env = C.Env(d.path, d.proc.pid, pin=False)
         d.pin(False)
         counts = (1, 2) if tiny else (1, 2, 4, 16) if quick else (1, 2, 4, 16, 64)
-        calls = 50 if tiny else 2000 if quick else 5000
+        # enough calls per point that stragglers and exits do not dominate the figure
+        calls = 50 if tiny else 10000 if quick else 40000
         res["scaling"] = {k: max(C.scaling(env, k, max(calls // k, 20)) for _ in range(rounds))
                           for k in counts}
         hammers = 4 if tiny else 32
