@@ -87,7 +87,13 @@ class SemArray:
 
     @property
     def complex_count(self) -> int:
-        """Sleeping multi-operation calls (derived, so cancels cannot skew it)."""
+        """Sleeping multi-operation calls (derived, so cancels cannot skew it).
+
+        The global queues are empty unless a complex operation sleeps (then
+        Linux walks them too, in update_queue): the common case costs nothing.
+        """
+        if not self.pending_alter:
+            return len(self.pending_const)
         return (sum(1 for q in self.pending_alter if len(q.sops) > 1)  # type: ignore[attr-defined]
                 + len(self.pending_const))
 
@@ -353,9 +359,15 @@ def sys_semtimedop(k: "Kernel", task: Task, semid: int, sops: list[Sop],
         raise KernelError(errno.E2BIG, f"nsops {nsops} exceeds semopm ({ns.sc_semopm}, kernel.sem field 3)")
     if timeout is not None and timeout < 0:
         raise KernelError(errno.EINVAL, f"timeout {timeout} is negative")
-    max_num = max(s[0] for s in sops)
-    undos = any(s[2] & SEM_UNDO for s in sops)
-    alter = any(s[1] != 0 for s in sops)
+    # one pass, as do_semtimedop's loop over the sops
+    max_num, undos, alter = sops[0][0], False, False
+    for num, op, flg in sops:
+        if num > max_num:
+            max_num = num
+        if flg & SEM_UNDO:
+            undos = True
+        if op:
+            alter = True
     sma: SemArray = ns.sem_ids.ipc_obtain_object_check(semid)
     if max_num >= sma.sem_nsems:
         raise KernelError(errno.EFBIG, f"sem_num {max_num} >= nsems ({sma.sem_nsems}) of set {semid}")
