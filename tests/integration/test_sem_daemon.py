@@ -37,6 +37,12 @@ def test_bad_python_arguments(ns: str) -> None:
     for bad in ([(0,)], [(0, 1, 0, 0)], [("0", 1)], [(0, 1 << 20)], 5, [(-1, 1)]):
         with pytest.raises((TypeError, ValueError)):
             uipc.semop(s, bad)  # type: ignore[arg-type]
+    # three-element tuples take a fast path: it must refuse the same things
+    for bad3, exc in (((0, True, 0), TypeError), ((0, 1, 1.0), TypeError), ((70000, 1, 0), ValueError),
+                      ((0, -40000, 0), ValueError), ((0, 1, 0x10000), ValueError), ((-1, 1, 0), ValueError)):
+        with pytest.raises(exc):
+            uipc.semop(s, [(0, 1, 0), bad3])
+    assert uipc.semctl(s, 0, uipc.GETVAL) == 0  # nothing was sent
     with pytest.raises(ValueError):
         uipc.semctl(s, 0, uipc.SETALL, [70000])
     with pytest.raises(TypeError):

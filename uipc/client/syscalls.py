@@ -19,6 +19,7 @@ _MSGSND = P.OPS_BY_NAME["msgsnd"]
 _MSGRCV = P.OPS_BY_NAME["msgrcv"]
 _MSGCTL = P.OPS_BY_NAME["msgctl"]
 _INT = P.INT_RESULT.unpack_from
+_SEMBUF = P.SEMBUF.pack
 _MSG = P.MSG_RESULT
 
 
@@ -93,31 +94,41 @@ def semget(key: int, nsems: int, semflg: int) -> int:
     return _INT(call(_SEMGET, (key_t(key), c_int("nsems", nsems), c_int("semflg", semflg)))[0])[0]
 
 
+def _sembuf(op: Any) -> tuple[int, int, int]:
+    """One struct sembuf, checked: (sem_num, sem_op, sem_flg as u16)."""
+    if hasattr(op, "sem_num"):
+        op = (op.sem_num, op.sem_op, op.sem_flg)
+    try:
+        num, val, *rest = op
+    except (TypeError, ValueError):
+        raise TypeError(f"each sembuf is (sem_num, sem_op[, sem_flg]), not {op!r}") from None
+    if len(rest) > 1:
+        raise TypeError(f"each sembuf is (sem_num, sem_op[, sem_flg]), not {op!r}")
+    flg = rest[0] if rest else 0
+    for name, v, lo, hi in (("sem_num", num, 0, 0xFFFF), ("sem_op", val, -0x8000, 0x7FFF),
+                            ("sem_flg", flg, -0x8000, 0xFFFF)):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"{name} must be an int, not {type(v).__name__}")
+        if not lo <= v <= hi:
+            raise ValueError(f"{name} {v} does not fit a C short")
+    return num, val, flg & 0xFFFF
+
+
 def _sembufs(sops: Any) -> bytes:
-    out = []
     try:
         items = list(sops)
     except TypeError:
         raise TypeError("sops must be a sequence of (sem_num, sem_op, sem_flg)") from None
+    parts = []
     for op in items:
-        if hasattr(op, "sem_num"):
-            op = (op.sem_num, op.sem_op, op.sem_flg)
-        try:
-            num, val, *rest = op
-        except (TypeError, ValueError):
-            raise TypeError(f"each sembuf is (sem_num, sem_op[, sem_flg]), not {op!r}") from None
-        if len(rest) > 1:
-            raise TypeError(f"each sembuf is (sem_num, sem_op[, sem_flg]), not {op!r}")
-        flg = rest[0] if rest else 0
-        for name, v, lo, hi in (("sem_num", num, 0, 0xFFFF), ("sem_op", val, -0x8000, 0x7FFF),
-                                ("sem_flg", flg, -0x8000, 0xFFFF)):
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError(f"{name} must be an int, not {type(v).__name__}")
-            if not lo <= v <= hi:
-                raise ValueError(f"{name} {v} does not fit a C short")
-        out.append((num, val, flg - 0x10000 if flg > 0x7FFF else flg))
-    packed = [(n, v, f & 0xFFFF) for n, v, f in out]
-    return P.pack_sembufs(packed)
+        if type(op) is tuple and len(op) == 3:  # the common case, checked inline
+            num, val, flg = op
+            if (type(num) is int and type(val) is int and type(flg) is int and 0 <= num <= 0xFFFF
+                    and -0x8000 <= val <= 0x7FFF and -0x8000 <= flg <= 0xFFFF):
+                parts.append(_SEMBUF(num, val, flg & 0xFFFF))
+                continue
+        parts.append(_SEMBUF(*_sembuf(op)))
+    return b"".join(parts)
 
 
 def semtimedop_args(semid: int, sops: Any, timeout: float | None) -> tuple[tuple[int, int], bytes]:
