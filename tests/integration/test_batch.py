@@ -395,3 +395,19 @@ def test_msgrcv_many_reply_stays_within_one_frame(ns: str) -> None:
         assert len(part) == 1   # a reply takes another message only while under 2 MiB
         got += part
     assert got == msgs
+
+
+def test_batch_across_the_request_id_wrap(ns: str) -> None:
+    """Request ids go 0xFFFFFFFF -> 1 (0 is never used): replies still find
+    their places in the batch."""
+    from uipc.client import connection
+    q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
+    connection.get_connection()._next_id = 0xFFFFFFFF - 2
+    b = uipc.Batch()
+    for i in range(5):
+        b.msgsnd(q, i + 1, b"m%d" % i)
+    b.msgrcv(q, 64, 4)
+    b.msgrcv(q, 64, 0)
+    assert b.submit() == [None] * 5 + [(4, b"m3"), (1, b"m0")]
+    assert connection.get_connection()._next_id == 4
+    assert uipc.msgrcv(q, 64, 0) == (2, b"m1")

@@ -156,10 +156,7 @@ class Connection:
                     n = self.sock.recv_into(self._rbuf)
                     data = self._rview[:n]
             except BaseException as exc:
-                if isinstance(exc, OSError) and not isinstance(exc, InterruptedError):
-                    raise UipcConnectionError(errno.ECONNRESET, f"uipc daemon connection lost: {exc}") from exc
-                # a signal handler raised (KeyboardInterrupt...): cancel, resync, re-raise
-                self._interrupt(target)
+                self._receive_failed(exc, target)
                 raise
             if not n:
                 raise UipcConnectionError(errno.ECONNRESET, "uipc daemon closed the connection")
@@ -188,13 +185,19 @@ class Connection:
                     got += k
             except BaseException as exc:
                 self._decoder.feed(view[:got])  # keep the stream in step
-                if isinstance(exc, UipcConnectionError):
-                    raise
-                if isinstance(exc, OSError) and not isinstance(exc, InterruptedError):
-                    raise UipcConnectionError(errno.ECONNRESET, f"uipc daemon connection lost: {exc}") from exc
-                self._interrupt(target)
+                self._receive_failed(exc, target)
                 raise
             return bytes(view[_REPLY_HDR:size])
+
+    def _receive_failed(self, exc: BaseException, target: int) -> None:
+        """A receive raised ``exc`` (the caller re-raises it).  A lost daemon
+        becomes UipcConnectionError; a signal handler's exception
+        (KeyboardInterrupt...) first interrupts ``target`` and resyncs."""
+        if isinstance(exc, UipcConnectionError):
+            return
+        if isinstance(exc, OSError) and not isinstance(exc, InterruptedError):
+            raise UipcConnectionError(errno.ECONNRESET, f"uipc daemon connection lost: {exc}") from exc
+        self._interrupt(target)
 
     def call_many(self, requests: list[tuple[P.Op, tuple[Any, ...], bytes, int]]
                   ) -> list[bytes | OSError | None]:
@@ -210,11 +213,12 @@ class Connection:
         if requests[-1][3] & P.OP_SKIP_SUCCESS:
             raise ValueError("the last request of a batch must be answered")
         frames: list[bytes] = []
-        first = self._next_id % 0xFFFFFFFF + 1
+        index: dict[int, int] = {}  # req_id -> position in the batch
         for op, args, tail, flags in requests:
             if op.result == "shmat":
                 raise ValueError("shmat cannot be batched (its descriptor comes with the reply)")
             req_id = self._next_id = self._next_id % 0xFFFFFFFF + 1
+            index[req_id] = len(index)
             st = P.REQUEST_STRUCTS[op.code]
             try:
                 frames.append(st.pack(st.size - 4 + len(tail), req_id, op.code | flags, *args))
@@ -229,8 +233,8 @@ class Connection:
             self._send_frame(b"".join(frames), b"")
             while True:
                 rid, status, payload = self._next_reply(last, None)
-                i = (rid - first) % (1 << 32)
-                if i >= len(requests):
+                i = index.get(rid)
+                if i is None:
                     continue  # the late answer to a request we gave up on
                 results[i] = (syscall_error(status, payload.decode("utf-8", "replace"))
                               if status else payload)
