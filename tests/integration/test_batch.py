@@ -409,5 +409,5 @@ def test_batch_across_the_request_id_wrap(ns: str) -> None:
     b.msgrcv(q, 64, 4)
     b.msgrcv(q, 64, 0)
     assert b.submit() == [None] * 5 + [(4, b"m3"), (1, b"m0")]
-    assert connection.get_connection()._next_id == 4
+    assert connection.get_connection()._next_id == 5  # ...fe, ...ff, 1, 2, 3, 4, 5
     assert uipc.msgrcv(q, 64, 0) == (2, b"m1")
