@@ -23,8 +23,9 @@ def test_tiny_benchmark_produces_every_row() -> None:
     table = render_markdown(res)
     assert "| uipc SysV msg ping-pong |" in table and "## Targets" in table
     assert len(res["targets"]) >= 18
-    from uipc.bench.floors import VARIANTS, have_uvloop
-    assert set(res["floors"]) == {n for n in VARIANTS if have_uvloop() or "uvloop" not in n}
+    from uipc.bench.floors import FUTEX_FLOOR, SPIN_FLOOR, VARIANTS, have_uvloop
+    assert set(res["floors"]) == ({n for n in VARIANTS if have_uvloop() or "uvloop" not in n}
+                                  | {FUTEX_FLOOR, SPIN_FLOOR})
     for name, row in res["floors"].items():
         assert 0 < row["pinned"]["median_us"] <= row["pinned"]["p99_us"], name
     assert any(n.startswith("uipc SysV msg, batched") for n in res["throughput"])

@@ -7,13 +7,21 @@ The figures decide the daemon's I/O layer (issue #9 asks for the
 comparison): blocking ``recv`` vs ``recv_into``, SOCK_STREAM vs
 SOCK_SEQPACKET, and the event loops a multi-client daemon could use —
 ``select.epoll`` directly, ``selectors``, asyncio and uvloop.
+
+One more floor is not a socket at all: a request/reply slot in shared memory
+with futex wake-ups, the transport a shared-memory fast path would use.  It
+says what such a design could gain before any semantics are added.
 """
 from __future__ import annotations
 
+import ctypes
+import mmap
 import os
+import platform
 import selectors
 import select
 import socket
+import struct
 from typing import Callable
 
 from uipc.bench.cases import Env, Latency, _fork, _frame_sizes, _in_runner, _pingpong
@@ -173,3 +181,94 @@ def floor_variant(env: Env, name: str, iters: int) -> Latency | None:
 
     return _in_runner(env, body, unshare=True)
 
+
+
+# --- shared memory + futex -------------------------------------------------------
+#: futex(2)'s syscall number where we know it
+_SYS_FUTEX = {"x86_64": 202, "aarch64": 98}.get(platform.machine())
+_FUTEX_WAIT, _FUTEX_WAKE = 0, 1
+_WORD = struct.Struct("<I")
+_STOP = 0xFFFFFFFF
+#: layout of the shared page: two sequence words, then the request and reply slots
+_REQ_SEQ, _REP_SEQ, _REQ_AT, _REP_AT = 0, 64, 128, 2048
+
+FUTEX_FLOOR = "shared memory + futex wake-ups (a shm fast path's floor)"
+SPIN_FLOOR = "shared memory, spinning ~50 us before the futex when 2+ CPUs are allowed"
+#: reads of the shared word before sleeping (~0.1 us each)
+_SPINS = 500
+
+
+def _futex() -> Callable[[int, int, int], int]:
+    libc = ctypes.CDLL(None, use_errno=True)
+    syscall = libc.syscall
+    syscall.restype = ctypes.c_long
+    syscall.argtypes = [ctypes.c_long, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                        ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+    return lambda addr, op, val: syscall(_SYS_FUTEX, addr, op, val, None, None, 0)
+
+
+def _wait_for(futex: Callable[[int, int, int], int], mm: mmap.mmap, offset: int, addr: int,
+              want: int, spins: int) -> int:
+    """Wait until the word at ``offset`` is ``want`` (or _STOP); returns it.
+    Reads it ``spins`` times first (useful only if the writer runs on another
+    CPU meanwhile), then sleeps on the futex."""
+    for _ in range(spins):
+        (v,) = _WORD.unpack_from(mm, offset)
+        if v == want or v == _STOP:
+            return v
+    while True:
+        (v,) = _WORD.unpack_from(mm, offset)
+        if v == want or v == _STOP:
+            return v
+        futex(addr, _FUTEX_WAIT, v)  # returns at once if the word moved on
+
+
+def futex_floor(env: Env, iters: int, spin: bool = False) -> Latency | None:
+    """Round trip through a shared page: write the request, bump a word,
+    FUTEX_WAKE; the server FUTEX_WAITs on it, answers the same way.  With
+    ``spin``, each side first polls the word (adaptive spinning, as futex
+    mutexes do), but only when it may run on more than one CPU: a spinner
+    alone on its CPU would only keep its partner from running."""
+    if _SYS_FUTEX is None:
+        return None
+
+    def body() -> Latency:
+        req_size, rep_size = _frame_sizes()
+        mm = mmap.mmap(-1, mmap.PAGESIZE)  # MAP_SHARED: the fork child sees the same page
+        base = ctypes.addressof(ctypes.c_char.from_buffer(mm))
+        req_word, rep_word = base + _REQ_SEQ, base + _REP_SEQ
+        req, rep = b"q" * req_size, b"r" * rep_size
+
+        def spins() -> int:
+            return _SPINS if spin and len(os.sched_getaffinity(0)) > 1 else 0
+
+        def server() -> None:
+            env.pin_self()
+            futex, n = _futex(), spins()
+            seq = 1
+            while _wait_for(futex, mm, _REQ_SEQ, req_word, seq, n) != _STOP:
+                bytes(mm[_REQ_AT:_REQ_AT + req_size])  # take the request
+                mm[_REP_AT:_REP_AT + rep_size] = rep
+                _WORD.pack_into(mm, _REP_SEQ, seq)
+                futex(rep_word, _FUTEX_WAKE, 1)
+                seq += 1
+
+        spid = _fork(server)
+        futex, n = _futex(), spins()
+        state = {"seq": 0}
+
+        def ping() -> None:
+            seq = state["seq"] = state["seq"] + 1
+            mm[_REQ_AT:_REQ_AT + req_size] = req
+            _WORD.pack_into(mm, _REQ_SEQ, seq)
+            futex(req_word, _FUTEX_WAKE, 1)
+            _wait_for(futex, mm, _REP_SEQ, rep_word, seq, n)
+            bytes(mm[_REP_AT:_REP_AT + rep_size])  # take the reply
+
+        lat = _pingpong(ping, lambda n: None, iters, env)
+        _WORD.pack_into(mm, _REQ_SEQ, _STOP)
+        futex(req_word, _FUTEX_WAKE, 1)
+        os.waitpid(spid, 0)
+        return lat
+
+    return _in_runner(env, body, unshare=True)

@@ -68,6 +68,9 @@ def run_all(quick: bool = False, rounds: int | None = None, tiny: bool = False,
                                "binary or redis package on this machine") for name, fn in LATENCY.items()]
                 contenders += [("floors", name, lambda e, name=name: F.floor_variant(e, name, iters),
                                 "not installed") for name in F.VARIANTS]
+                contenders += [("floors", name, lambda e, spin=spin: F.futex_floor(e, iters, spin),
+                                "no futex syscall number for this machine")
+                               for name, spin in ((F.FUTEX_FLOOR, False), (F.SPIN_FLOOR, True))]
                 for table, name, measure, why_missing in contenders:
                     lat = measure(env)
                     if lat is None:
@@ -195,7 +198,8 @@ def render_markdown(res: dict[str, Any]) -> str:
     lines += ["", "## The floor, served by different loops (us)", "",
               "One request/reply with uipc's frame sizes, answered by a bare Python server "
               "written each way (issue #9 asks which I/O layer to keep; the daemon uses epoll + "
-              "recv_into).", "",
+              "recv_into). The last two rows are no socket: a request/reply slot in shared memory "
+              "with futex wake-ups, the transport of a shared-memory fast path.", "",
               "| server loop | pinned median | pinned p99 | unpinned median | unpinned p99 | "
               "× echo floor (pinned) |", "|---|---:|---:|---:|---:|---:|"]
     for name, row in res["floors"].items():
