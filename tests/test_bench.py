@@ -22,7 +22,7 @@ def test_tiny_benchmark_produces_every_row() -> None:
     assert all(v > 0 for v in res["scaling"].values())
     table = render_markdown(res)
     assert "| uipc SysV msg ping-pong |" in table and "## Targets" in table
-    assert len(res["targets"]) >= 18
+    assert len(res["targets"]) >= 24
     from uipc.bench.floors import FUTEX_FLOOR, SPIN_FLOOR, VARIANTS, have_uvloop
     assert set(res["floors"]) == ({n for n in VARIANTS if have_uvloop() or "uvloop" not in n}
                                   | {FUTEX_FLOOR, SPIN_FLOOR})

@@ -321,3 +321,44 @@ def test_autostart_race_starts_one_daemon(tmp_path) -> None:
     from uipc.client.control import stop_daemon
     assert stop_daemon(path) == 0
     time.sleep(0)  # nothing to wait for: stop_daemon waited until it was gone
+
+
+def test_spinning_client_behaves_the_same(ns: str) -> None:
+    """A client that polls for replies (UIPC_SPIN_US) gets the same results,
+    sleeps when the wait outlasts the spin, and is still interruptible."""
+    from uipc.spin import Spin
+    qid = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
+
+    def spinning() -> tuple:
+        uipc.configure(spin_us=200)
+        from uipc.client.connection import get_connection
+        assert get_connection().spin.spin_ns == 200_000
+        got = uipc.msgrcv(qid, 64, 1)            # waits far longer than the spin
+        uipc.msgsnd(qid, 2, got[1].upper())
+        try:
+            uipc.msgrcv(qid, 64, 9)              # until Ctrl-C
+        except KeyboardInterrupt:
+            return got, uipc.msgrcv(qid, 64, 3, uipc.IPC_NOWAIT)
+        return got, None
+
+    child = Child(spinning)
+    wait_until(lambda: len(receivers(qid)) == 1)
+    uipc.msgsnd(qid, 1, b"ping")
+    assert uipc.msgrcv(qid, 64, 2) == (2, b"PING")
+    wait_until(lambda: len(receivers(qid)) == 1)
+    uipc.msgsnd(qid, 3, b"after")
+    os.kill(child.pid, signal.SIGINT)
+    assert child.result() == ((1, b"ping"), (3, b"after"))
+    assert receivers(qid) == []
+
+    # one allowed CPU: spinning could only delay the partner, so it is off
+    def pinned_budget() -> tuple[int, int]:
+        spin = Spin(50)
+        before = spin.budget_ns()
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        spin._checked = -1.0  # re-read the affinity now
+        return before, spin.budget_ns()
+
+    before, after = Child(pinned_budget).result()
+    assert after == 0 and before == (50_000 if len(os.sched_getaffinity(0)) > 1 else 0)
+    assert Spin(0).budget_ns() == 0

@@ -111,9 +111,11 @@ def _pingpong(ping: Callable[[], None], pong_loop: Callable[[int], None], iters:
 
 
 # --- latency contenders -------------------------------------------------------------
-def uipc_msg_pingpong(env: Env, iters: int) -> Latency:
+def uipc_msg_pingpong(env: Env, iters: int, spin_us: int = 0) -> Latency:
     def body() -> Latency:
         import uipc
+        if spin_us:
+            uipc.configure(spin_us=spin_us)  # the ponger, forked below, inherits it
         q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
         payload = b"x" * MSG
 
@@ -290,10 +292,16 @@ def echo_floor(env: Env, iters: int) -> Latency:
     return _in_runner(env, body, unshare=True)
 
 
-def uipc_nonblocking_call(env: Env, iters: int) -> Latency:
+#: the client's spin budget in the "client spinning" rows (UIPC_SPIN_US)
+CLIENT_SPIN_US = 50
+
+
+def uipc_nonblocking_call(env: Env, iters: int, spin_us: int = 0) -> Latency:
     """One uipc call that never blocks: semctl(GETVAL)."""
     def body() -> Latency:
         import uipc
+        if spin_us:
+            uipc.configure(spin_us=spin_us)
         s = uipc.semget(uipc.IPC_PRIVATE, 1, 0o600)
         samples = []
         clock = time.perf_counter_ns

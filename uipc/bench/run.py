@@ -16,7 +16,11 @@ LATENCY: dict[str, Callable[[C.Env, int], Any]] = {
     "echo floor (AF_UNIX, uipc frame sizes)": C.echo_floor,
     "relay floor (client-relay-client)": C.relay_floor,
     "uipc non-blocking call (semctl GETVAL)": C.uipc_nonblocking_call,
+    f"uipc non-blocking call, client spinning (UIPC_SPIN_US={C.CLIENT_SPIN_US})":
+        lambda env, iters: C.uipc_nonblocking_call(env, iters, C.CLIENT_SPIN_US),
     "uipc SysV msg ping-pong": C.uipc_msg_pingpong,
+    f"uipc SysV msg ping-pong, clients spinning (UIPC_SPIN_US={C.CLIENT_SPIN_US})":
+        lambda env, iters: C.uipc_msg_pingpong(env, iters, C.CLIENT_SPIN_US),
     "uipc SysV msg ping-pong, batched (msgsnd+msgrcv in one write)": C.uipc_msg_pingpong_batched,
     "kernel SysV msg ping-pong": C.kernel_msg_pingpong,
     "uipc semaphore ping-pong": C.uipc_sem_pingpong,
@@ -35,6 +39,9 @@ THROUGHPUT: dict[str, Callable[[C.Env, int, int], float]] = {
 SIZES = (64, 4096, 65536)
 PINGPONG = "uipc SysV msg ping-pong"
 PINGPONG_BATCHED = "uipc SysV msg ping-pong, batched (msgsnd+msgrcv in one write)"
+CALL = "uipc non-blocking call (semctl GETVAL)"
+CALL_SPINNING = f"uipc non-blocking call, client spinning (UIPC_SPIN_US={C.CLIENT_SPIN_US})"
+PINGPONG_SPINNING = f"uipc SysV msg ping-pong, clients spinning (UIPC_SPIN_US={C.CLIENT_SPIN_US})"
 THROUGHPUT_BATCHED = f"uipc SysV msg, batched (msgsnd_many/msgrcv_many of {C.BATCH})"
 
 
@@ -117,6 +124,22 @@ def _lat(res: dict[str, Any], name: str, mode: str = "pinned") -> float | None:
     return None if row is None else row["median_us"]
 
 
+ECHO = "echo floor (AF_UNIX, uipc frame sizes)"
+RELAY = "relay floor (client-relay-client)"
+MPQ = "multiprocessing.Queue ping-pong"
+#: the issue's latency targets: (label, contender, baseline, bound on the ratio)
+LATENCY_TARGETS = [
+    ("non-blocking call / echo floor", CALL, ECHO, 1.3),
+    ("non-blocking call, client spinning / echo floor", CALL_SPINNING, ECHO, 1.3),
+    ("msg ping-pong / relay floor", PINGPONG, RELAY, 1.3),
+    ("msg ping-pong, clients spinning / relay floor", PINGPONG_SPINNING, RELAY, 1.3),
+    ("batched msg ping-pong / relay floor", PINGPONG_BATCHED, RELAY, 1.3),
+    ("msg ping-pong / multiprocessing.Queue ping-pong", PINGPONG, MPQ, 1.0),
+    ("msg ping-pong, clients spinning / multiprocessing.Queue ping-pong", PINGPONG_SPINNING, MPQ, 1.0),
+    ("batched msg ping-pong / multiprocessing.Queue ping-pong", PINGPONG_BATCHED, MPQ, 1.0),
+]
+
+
 def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets, each as measured in this run."""
     out = []
@@ -126,24 +149,10 @@ def targets(res: dict[str, Any]) -> list[dict[str, Any]]:
                     "met": None if value is None else ok})
 
     for mode in ("pinned", "unpinned"):
-        echo = _lat(res, "echo floor (AF_UNIX, uipc frame sizes)", mode)
-        call = _lat(res, "uipc non-blocking call (semctl GETVAL)", mode)
-        ratio = call / echo if call and echo else None
-        add(f"non-blocking call / echo floor ({mode})", ratio, 1.3, ratio is not None and ratio <= 1.3)
-        relay = _lat(res, "relay floor (client-relay-client)", mode)
-        pp = _lat(res, PINGPONG, mode)
-        ratio = pp / relay if pp and relay else None
-        add(f"msg ping-pong / relay floor ({mode})", ratio, 1.3, ratio is not None and ratio <= 1.3)
-        mpq = _lat(res, "multiprocessing.Queue ping-pong", mode)
-        ratio = pp / mpq if pp and mpq else None
-        add(f"msg ping-pong / multiprocessing.Queue ping-pong ({mode})", ratio, 1.0,
-            ratio is not None and ratio <= 1.0)
-        batched = _lat(res, PINGPONG_BATCHED, mode)
-        ratio = batched / relay if batched and relay else None
-        add(f"batched msg ping-pong / relay floor ({mode})", ratio, 1.3, ratio is not None and ratio <= 1.3)
-        ratio = batched / mpq if batched and mpq else None
-        add(f"batched msg ping-pong / multiprocessing.Queue ping-pong ({mode})", ratio, 1.0,
-            ratio is not None and ratio <= 1.0)
+        for label, name, base, bound in LATENCY_TARGETS:
+            value, floor = _lat(res, name, mode), _lat(res, base, mode)
+            ratio = value / floor if value and floor else None
+            add(f"{label} ({mode})", ratio, bound, ratio is not None and ratio <= bound)
     for size in (64, 4096):
         for mode in ("pinned", "unpinned"):
             q = res["throughput"].get(f"multiprocessing.Queue {size} B", {}).get(mode)
@@ -178,9 +187,10 @@ def render_markdown(res: dict[str, Any]) -> str:
              "| contender | pinned median | pinned p99 | unpinned median | unpinned p99 | "
              "× echo floor (pinned) | × relay floor (pinned) | × kernel (pinned) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    echo = _lat(res, "echo floor (AF_UNIX, uipc frame sizes)")
-    relay = _lat(res, "relay floor (client-relay-client)")
+    echo = _lat(res, ECHO)
+    relay = _lat(res, RELAY)
     kernel_of = {PINGPONG: "kernel SysV msg ping-pong", PINGPONG_BATCHED: "kernel SysV msg ping-pong",
+                 PINGPONG_SPINNING: "kernel SysV msg ping-pong",
                  "uipc semaphore ping-pong": "kernel semaphore ping-pong"}
 
     def fmt(x: float | None) -> str:

@@ -38,6 +38,7 @@ from uipc.paths import SYSTEM_DIR, SOCKET_NAME, default_socket
 from uipc.server import introspect
 from uipc.server.dispatch import DECODERS, REPLY_ENCODERS
 from uipc.server.memfd import MemfdAllocator
+from uipc.spin import Spin
 from uipc.uapi.ipc import IPC_NOWAIT
 
 log = logging.getLogger("uipc.daemon")
@@ -53,6 +54,8 @@ FRAMES_PER_TURN = 32
 MAX_CONNECTIONS_PER_UID = 1024
 #: bytes of not-yet-complete frames buffered across all connections
 MAX_PARTIAL_INPUT = 256 * 1024 * 1024
+#: how long the loop polls for the next request before it sleeps (uipc.spin)
+SPIN_US = 50
 _PEERCRED = struct.Struct("3i")
 _INTERRUPT = P.OPS_BY_NAME["interrupt"].code
 _INTERRUPT_ARGS = P.OPS_BY_NAME["interrupt"].struct
@@ -168,9 +171,10 @@ def read_ppid(pid: int) -> int:
 class Daemon:
     """Serve a kernel on a unix socket until stopped."""
 
-    def __init__(self, socket_path: Path, *, system: bool = False) -> None:
+    def __init__(self, socket_path: Path, *, system: bool = False, spin_us: int = SPIN_US) -> None:
         self.path = Path(socket_path)
         self.system = system
+        self.spin = Spin(spin_us)
         self.kernel = Kernel(shm_allocator=MemfdAllocator())
         self.sel = Poller()
         self.conns: dict[Task, Conn] = {}
@@ -249,7 +253,7 @@ class Daemon:
             timeout = None if deadline is None else max(0.0, deadline - time.time())
             if self._backlog:
                 timeout = 0.0
-            for handler, mask in self.sel.poll(timeout):
+            for handler, mask in self._events(timeout):
                 handler(mask)
             for conn in list(self._backlog):
                 self._serve_frames(conn)
@@ -257,6 +261,24 @@ class Daemon:
                 kernel.advance(time.time())
             self._flush_completions()
             self._flush_replies()
+
+    def _events(self, timeout: float | None) -> list[tuple[Any, int]]:
+        """epoll_wait, polling first for up to the spin budget (uipc.spin)."""
+        budget = self.spin.budget_ns() if timeout != 0.0 else 0
+        if not budget:
+            return self.sel.poll(timeout)
+        clock = time.perf_counter_ns
+        start = clock()
+        if timeout is not None:
+            budget = min(budget, int(timeout * 1e9))
+        while True:
+            events = self.sel.poll(0.0)
+            if events:
+                return events
+            spent = clock() - start
+            if spent >= budget:
+                break
+        return self.sel.poll(None if timeout is None else max(0.0, timeout - spent / 1e9))
 
     def _woken(self, mask: int) -> None:
         try:
@@ -818,6 +840,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--system", action="store_true", help=f"serve every user at {SYSTEM_DIR}/{SOCKET_NAME}")
     p.add_argument("--ready-fd", type=int, default=-1, help=argparse.SUPPRESS)
     p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--spin-us", type=int, default=SPIN_US, metavar="US",
+                   help=f"poll this long for the next request before sleeping, when the daemon may "
+                        f"run on more than one CPU (default {SPIN_US}; 0: never spin)")
     p.add_argument("--status", action="store_true", help="say whether a daemon is running")
     p.add_argument("--stop", action="store_true", help="stop the running daemon")
     return p
@@ -845,11 +870,12 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
 
-def run(socket_path: Path, *, system: bool, ready_fd: int = -1, verbose: bool = False) -> int:
+def run(socket_path: Path, *, system: bool, ready_fd: int = -1, verbose: bool = False,
+        spin_us: int = SPIN_US) -> int:
     keep_freed_memory()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="uipc-daemon[%(process)d] %(levelname)s %(message)s")
-    daemon = Daemon(socket_path, system=system)
+    daemon = Daemon(socket_path, system=system, spin_us=spin_us)
     if not daemon.bind():
         log.info("another daemon already serves %s", socket_path)
         _notify(ready_fd, b"busy\n")
@@ -884,4 +910,5 @@ def main(argv: list[str] | None = None) -> int:
     if args.system and os.geteuid() != 0:
         print("uipc daemon: --system needs root", file=sys.stderr)
         return 1
-    return run(path, system=args.system, ready_fd=args.ready_fd, verbose=args.verbose)
+    return run(path, system=args.system, ready_fd=args.ready_fd, verbose=args.verbose,
+               spin_us=args.spin_us)
