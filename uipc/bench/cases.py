@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from uipc.spin import AFFINITY_RECHECK_S
+
 MSG = 64
 ALL_CPUS = set(range(os.cpu_count() or 1))
 
@@ -661,6 +663,9 @@ class Daemon:
 
     def pin(self, pin: bool) -> None:
         os.sched_setaffinity(self.proc.pid, {0} if pin else ALL_CPUS)
+        # the daemon re-reads its affinity (to decide whether to spin) every
+        # AFFINITY_RECHECK_S; let it notice before anything is measured
+        time.sleep(3 * AFFINITY_RECHECK_S)
 
     def stop(self) -> None:
         self.proc.terminate()
