@@ -185,9 +185,12 @@ class Connection:
         recv_into, rbuf = self.sock.recv_into, self._rbuf
         while clock() < end:
             try:
-                return recv_into(rbuf, 0, socket.MSG_DONTWAIT)
+                n = recv_into(rbuf, 0, socket.MSG_DONTWAIT)
             except BlockingIOError:
-                pass
+                continue
+            self.spin.caught(True)
+            return n
+        self.spin.caught(False)
         return 0
 
     def _rest_of_big_reply(self, size: int, head: memoryview, target: int) -> bytes:

@@ -274,10 +274,12 @@ class Daemon:
         while True:
             events = self.sel.poll(0.0)
             if events:
+                self.spin.caught(True)
                 return events
             spent = clock() - start
             if spent >= budget:
                 break
+        self.spin.caught(False)
         return self.sel.poll(None if timeout is None else max(0.0, timeout - spent / 1e9))
 
     def _woken(self, mask: int) -> None:
@@ -318,6 +320,10 @@ class Daemon:
             self._write(conn)
         if mask & READ and not conn.closed:
             self._read(conn)
+            # answer now, not at the end of the turn: with many clients ready,
+            # each can go on while the others' requests are handled
+            if conn.wbuf:
+                self._flush(conn)
 
     def _read(self, conn: Conn) -> None:
         if conn in self._backlog:
