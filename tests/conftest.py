@@ -57,6 +57,8 @@ def stop_daemon(d: DaemonProc) -> int:
         try:
             return d.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
+            d.proc.send_signal(signal.SIGUSR1)  # its stack to stderr, for the report
+            time.sleep(1)
             d.proc.kill()
             d.proc.wait()
             raise

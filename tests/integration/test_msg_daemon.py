@@ -362,3 +362,19 @@ def test_spinning_client_behaves_the_same(ns: str) -> None:
     before, after = Child(pinned_budget).result()
     assert after == 0 and before == (50_000 if len(os.sched_getaffinity(0)) > 1 else 0)
     assert Spin(0).budget_ns() == 0
+
+
+def test_sigusr1_makes_the_daemon_print_where_it_is(tmp_path) -> None:
+    import subprocess
+    import sys
+    r, w = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "uipc.server", "--socket", str(tmp_path / "s"),
+                             "--ready-fd", str(w)], pass_fds=(w,), stderr=subprocess.PIPE)
+    os.close(w)
+    with os.fdopen(r, "rb") as ready:
+        assert ready.readline() == b"ready\n"
+    proc.send_signal(signal.SIGUSR1)
+    proc.send_signal(signal.SIGTERM)  # after the dump: signals are handled in order
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert b"in serve_forever" in err

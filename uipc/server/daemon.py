@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import errno
+import faulthandler
 import fcntl
 import json
 import logging
@@ -888,6 +889,8 @@ def run(socket_path: Path, *, system: bool, ready_fd: int = -1, verbose: bool = 
         return 0
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: daemon.stop())
+    # `kill -USR1 <daemon>` prints where it is to stderr (a stuck daemon explains itself)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     log.info("listening on %s", socket_path)
     _notify(ready_fd, b"ready\n")
     try:
