@@ -249,6 +249,8 @@ def unpack_msgs(data: bytes | memoryview) -> list[tuple[int, bytes]]:
     if pos != len(data):
         raise ProtocolError(f"{len(data) - pos} bytes after the message list")
     return out
+
+
 HELLO_CREATE_NS = 1
 
 # --- flags in the op field (as io_uring's IOSQE_IO_LINK / IOSQE_CQE_SKIP_SUCCESS) --

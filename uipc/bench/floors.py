@@ -97,6 +97,9 @@ def _asyncio_server(use_uvloop: bool) -> Server:
         import asyncio
 
         class Echo(asyncio.Protocol):
+            def __init__(self, done: asyncio.Future[None]) -> None:
+                self.done = done
+
             def connection_made(self, transport: asyncio.BaseTransport) -> None:
                 self.t = transport
                 self.got = 0
@@ -108,13 +111,11 @@ def _asyncio_server(use_uvloop: bool) -> Server:
                     self.t.write(rep)  # type: ignore[attr-defined]
 
             def connection_lost(self, exc: Exception | None) -> None:
-                done.set_result(None)
+                self.done.set_result(None)
 
         async def main() -> None:
-            global done
-            loop = asyncio.get_running_loop()
-            done = loop.create_future()
-            await loop.connect_accepted_socket(Echo, sock)
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            await asyncio.get_running_loop().connect_accepted_socket(lambda: Echo(done), sock)
             await done
 
         if use_uvloop:
@@ -124,8 +125,6 @@ def _asyncio_server(use_uvloop: bool) -> Server:
             asyncio.run(main())
     return serve
 
-
-done: object = None
 
 
 def have_uvloop() -> bool:

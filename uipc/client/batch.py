@@ -153,8 +153,8 @@ def msgsnd_many(msqid: int, messages: Iterable[tuple[int, bytes]], msgflg: int =
     while sent < len(items):
         # as many as fit one frame (at least one: msgmax bounds a message)
         end, size = sent + 1, len(items[sent][1])
-        while end < len(items) and size + len(items[end][1]) + 12 <= _CHUNK:
-            size += len(items[end][1]) + 12
+        while end < len(items) and size + P.MSGS_ITEM.size + len(items[end][1]) <= _CHUNK:
+            size += P.MSGS_ITEM.size + len(items[end][1])
             end += 1
         try:
             payload, _ = connection.call(_MSGSND_MANY, args, P.pack_msgs(items[sent:end]))

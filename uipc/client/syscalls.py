@@ -153,7 +153,7 @@ def semtimedop(semid: int, sops: Any, timeout: float | None) -> None:
 
 def semop(semid: int, sops: Any) -> None:
     """Apply ``sops`` [(sem_num, sem_op, sem_flg), ...] atomically.  See semop(2)."""
-    call(_SEMTIMEDOP, (c_int("semid", semid), -1), _sembufs(sops))
+    call(_SEMTIMEDOP, *semtimedop_args(semid, sops, None))
 
 
 def semctl_args(semid: int, semnum: int, cmd: int, arg: Any = None) -> tuple[tuple[int, ...], bytes]:
