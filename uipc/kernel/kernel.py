@@ -31,10 +31,10 @@ Syscall = Callable[..., Any]
 class Kernel:
     """Everything the daemon's one thread drives."""
 
-    def __init__(self, *, shm_allocator: Any = None) -> None:
+    def __init__(self, *, shm_allocator: Any = None, owner_uid: int = 0) -> None:
         #: time of the input being processed (seconds, CLOCK_REALTIME)
         self.now: float = 0.0
-        self.init_ns = IpcNamespace(name="")
+        self.init_ns = IpcNamespace(name="", owner_uid=owner_uid)
         self.namespaces: dict[str, IpcNamespace] = {"": self.init_ns}
         self.processes: dict[int, Process] = {}
         #: memory for shm segments: memfds in the daemon, bytearrays in tests
@@ -47,11 +47,12 @@ class Kernel:
         self._ns_names = itertools.count(1)
 
     # --- processes and namespaces --------------------------------------
-    def create_namespace(self, name: str) -> IpcNamespace:
-        """create_ipc_ns(): a fresh namespace with Linux's default limits."""
+    def create_namespace(self, name: str, owner_uid: int = 0) -> IpcNamespace:
+        """create_ipc_ns(): a fresh namespace with Linux's default limits,
+        owned by the uid that creates it."""
         if name in self.namespaces:
             raise KernelError(errno.EEXIST, f"namespace {name!r} exists")
-        ns = IpcNamespace(name=name)
+        ns = IpcNamespace(name=name, owner_uid=owner_uid)
         self.namespaces[name] = ns
         return ns
 
@@ -69,7 +70,7 @@ class Kernel:
             name = f"ns{next(self._ns_names)}"
             while name in self.namespaces:
                 name = f"ns{next(self._ns_names)}"
-        new = self.create_namespace(name)
+        new = self.create_namespace(name, process.cred.euid)
         for hook in UNSHARE_HOOKS:
             hook(self, process)
         old = process.ns

@@ -27,6 +27,10 @@ class IpcNamespace:
     """struct ipc_namespace."""
 
     name: str = ""
+    #: the uid that created it (its owner, as ns->user_ns's owner): it may set
+    #: the namespace's limits and join it by name; the initial namespace
+    #: belongs to the daemon's uid
+    owner_uid: int = 0
     # kernel.msg*
     msg_ctlmax: int = MSGMAX
     msg_ctlmnb: int = MSGMNB
@@ -70,3 +74,13 @@ class IpcNamespace:
     @property
     def sc_semmni(self) -> int:
         return self.sem_ctls[3]
+
+
+def ns_capable_owner(ns: IpcNamespace, cred: Any, cap: str) -> bool:
+    """May ``cred`` act as the owner of ``ns``: its creator's uid, or holding
+    ``cap`` (in the daemon's user namespace: the daemon decides who has it).
+
+    Linux asks ns_capable(ns->user_ns, cap); a uipc namespace belongs to the
+    uid that created it, the way a user namespace belongs to its creator.
+    """
+    return cred.euid == ns.owner_uid or cred.capable(cap)

@@ -176,7 +176,7 @@ class Daemon:
         self.path = Path(socket_path)
         self.system = system
         self.spin = Spin(spin_us)
-        self.kernel = Kernel(shm_allocator=MemfdAllocator())
+        self.kernel = Kernel(shm_allocator=MemfdAllocator(), owner_uid=os.geteuid())
         self.sel = Poller()
         self.conns: dict[Task, Conn] = {}
         self.pidfds: dict[int, int] = {}  # pid -> pidfd
@@ -655,7 +655,7 @@ class Daemon:
             if ns_name not in kernel.namespaces:
                 if not create:
                     raise KernelError(errno.ENOENT, f"no IPC namespace named {ns_name!r}")
-                kernel.create_namespace(ns_name)
+                kernel.create_namespace(ns_name, conn.uid)
             try:
                 pidfd = os.pidfd_open(conn.pid)
             except OSError as exc:
