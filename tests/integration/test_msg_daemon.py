@@ -373,6 +373,9 @@ def test_sigusr1_makes_the_daemon_print_where_it_is(tmp_path) -> None:
     os.close(w)
     with os.fdopen(r, "rb") as ready:
         assert ready.readline() == b"ready\n"
+    # "ready" comes just before the loop starts: a hello answered means it runs
+    from uipc.client.connection import Connection
+    Connection(tmp_path / "s").close()
     proc.send_signal(signal.SIGUSR1)
     proc.send_signal(signal.SIGTERM)  # after the dump: signals are handled in order
     _, err = proc.communicate(timeout=10)

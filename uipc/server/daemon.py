@@ -34,11 +34,13 @@ from typing import Any, Callable
 from uipc import protocol as P
 from uipc.kernel import BLOCKED, Cred, Kernel, KernelError, Process, Task
 from uipc.kernel.syscalls import SYSCALLS
-from uipc.kernel.task import caps_from_mask
+from uipc.kernel.namespace import IpcNamespace, ns_capable_owner
+from uipc.kernel.task import CAP_SYS_ADMIN
 from uipc.paths import SYSTEM_DIR, SOCKET_NAME, default_socket
 from uipc.server import introspect
 from uipc.server.dispatch import DECODERS, REPLY_ENCODERS
 from uipc.server.memfd import MemfdAllocator
+from uipc.server.procwatch import IdentityError, Peer, ProcWatch, parent_of, pidfd_exited
 from uipc.spin import Spin
 from uipc.uapi.ipc import IPC_NOWAIT
 
@@ -57,7 +59,6 @@ MAX_CONNECTIONS_PER_UID = 1024
 MAX_PARTIAL_INPUT = 256 * 1024 * 1024
 #: how long the loop polls for the next request before it sleeps (uipc.spin)
 SPIN_US = 50
-_PEERCRED = struct.Struct("3i")
 _INTERRUPT = P.OPS_BY_NAME["interrupt"].code
 _INTERRUPT_ARGS = P.OPS_BY_NAME["interrupt"].struct
 _REQ_HEADER = P.REQ_HEADER.unpack_from
@@ -102,11 +103,15 @@ class Conn:
     """One client connection: one task once it has said hello."""
 
     __slots__ = ("sock", "decoder", "wbuf", "out", "out_bytes", "task", "pid", "uid", "gid",
-                 "blocked_req", "blocked_op", "blocked_flags", "blocked_more", "deferred", "chain_failed",
+                 "peer", "pidfd", "blocked_req", "blocked_op", "blocked_flags", "blocked_more", "deferred", "chain_failed",
                  "writing", "closed", "handler")
 
-    def __init__(self, sock: socket.socket, pid: int, uid: int, gid: int) -> None:
+    def __init__(self, sock: socket.socket, peer: Peer, pidfd: int) -> None:
         self.sock = sock
+        #: who connected, as read at accept (procwatch); only ever drops
+        self.peer = peer
+        #: the peer's pidfd until hello hands it to the process watch (-1 then)
+        self.pidfd = pidfd
         self.decoder = P.FrameDecoder()
         #: replies of this loop turn, sent together at its end
         self.wbuf: list[bytes] = []
@@ -114,7 +119,7 @@ class Conn:
         self.out: deque[tuple[memoryview, list[int]]] = deque()
         self.out_bytes = 0
         self.task: Task | None = None
-        self.pid, self.uid, self.gid = pid, uid, gid
+        self.pid, self.uid, self.gid = peer.pid, peer.uid, peer.gid
         self.blocked_req = -1
         self.blocked_op: P.Op | None = None
         self.blocked_flags = 0
@@ -140,35 +145,6 @@ DEFERRED_OVERHEAD = 128
 Continuation = Callable[[Any], Any]
 
 
-def read_status(pid: int) -> tuple[frozenset[int], frozenset[str] | None]:
-    """Supplementary groups and effective IPC capabilities of a process, from
-    /proc/PID/status (the kernel's own view, never the client's word)."""
-    groups: frozenset[int] = frozenset()
-    caps: frozenset[str] | None = None
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("Groups:"):
-                    groups = frozenset(int(g) for g in line.split()[1:])
-                elif line.startswith("CapEff:"):
-                    caps = caps_from_mask(int(line.split()[1], 16))
-    except OSError:
-        pass
-    return groups, caps
-
-
-def read_ppid(pid: int) -> int:
-    """The parent of a process, from /proc/PID/status (-1 if unknown)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("PPid:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return -1
-
-
 class Daemon:
     """Serve a kernel on a unix socket until stopped."""
 
@@ -180,6 +156,9 @@ class Daemon:
         self.sel = Poller()
         self.conns: dict[Task, Conn] = {}
         self.pidfds: dict[int, int] = {}  # pid -> pidfd
+        #: pid -> start time of the process the kernel knows by that pid
+        self.start_times: dict[int, int] = {}
+        self.procwatch = ProcWatch()
         self._stop = False
         self._listener: socket.socket | None = None
         self._lock_fd = -1
@@ -232,7 +211,7 @@ class Daemon:
 
     def close(self) -> None:
         for conn in list(self.conns.values()):
-            conn.sock.close()
+            self._close(conn)
         for fd in self.pidfds.values():
             os.close(fd)
         if self._listener is not None:
@@ -300,8 +279,20 @@ class Daemon:
                 log.warning("accept failed: %s", exc)
                 return
             sock.setblocking(False)
-            pid, uid, gid = _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
-                                                             _PEERCRED.size))
+            try:
+                # identity now, before the peer can hand the socket on or exec
+                peer, pidfd = self.procwatch.identify(sock)
+            except (IdentityError, OSError) as exc:
+                err, detail = ((exc.errno, exc.detail) if isinstance(exc, IdentityError)
+                               else (errno.EIO, str(exc)))
+                log.info("refusing a connection: %s", detail)
+                try:
+                    sock.send(P.encode_error(0, err, detail))
+                except OSError:
+                    pass
+                sock.close()
+                continue
+            uid = peer.uid
             if self._per_uid.get(uid, 0) >= MAX_CONNECTIONS_PER_UID:
                 log.warning("uid %d holds %d connections; refusing another", uid, MAX_CONNECTIONS_PER_UID)
                 try:
@@ -310,9 +301,10 @@ class Daemon:
                 except OSError:
                     pass
                 sock.close()
+                os.close(pidfd)
                 continue
             self._per_uid[uid] = self._per_uid.get(uid, 0) + 1
-            conn = Conn(sock, pid, uid, gid)
+            conn = Conn(sock, peer, pidfd)
             conn.handler = lambda m, c=conn: self._on_conn(c, m)
             self.sel.register(sock, READ, conn.handler)
 
@@ -635,7 +627,7 @@ class Daemon:
         try:
             ns_name = tail.decode()
             task = self._attach_task(conn, ns_name, bool(flags & P.HELLO_CREATE_NS))
-        except KernelError as exc:
+        except (KernelError, IdentityError) as exc:
             self._send(conn, P.encode_error(req_id, exc.errno, exc.detail))
             return
         except UnicodeDecodeError:
@@ -644,26 +636,25 @@ class Daemon:
         self._send(conn, P.encode_reply(req_id, P.HELLO_RESULT.pack(P.VERSION, conn.pid, task.tid)))
 
     def _attach_task(self, conn: Conn, ns_name: str, create: bool) -> Task:
+        """The connection becomes a task of its process (a new process is
+        placed in the namespace of its nearest known ancestor)."""
         kernel = self.kernel
-        proc = kernel.processes.get(conn.pid)
-        if proc is not None and self._reap_if_dead(conn.pid):
-            proc = None  # the pid was reused after its old owner exited
-        # credentials as of this connection (a process may have setuid since its first)
-        groups, caps = read_status(conn.pid)
-        cred = Cred.of(conn.uid, conn.gid, groups, caps)
+        # credentials as of now, never more than at accept
+        peer = conn.peer = self.procwatch.recheck(conn.peer)
+        cred = Cred.of(peer.uid, peer.gid, peer.groups, peer.caps)
+        proc = kernel.processes.get(peer.pid)
+        if proc is not None and (self.start_times.get(peer.pid) != peer.start_time
+                                 or self._reap_if_dead(peer.pid)):
+            self._process_exited(peer.pid)  # the pid was reused after its old owner exited
+            proc = None
         if proc is None:
-            if ns_name not in kernel.namespaces:
-                if not create:
-                    raise KernelError(errno.ENOENT, f"no IPC namespace named {ns_name!r}")
-                kernel.create_namespace(ns_name, conn.uid)
-            try:
-                pidfd = os.pidfd_open(conn.pid)
-            except OSError as exc:
-                raise KernelError(errno.ESRCH, f"cannot watch pid {conn.pid}: {exc}") from None
-            proc = kernel.new_process(conn.pid, cred, ns_name)
-            self.pidfds[conn.pid] = pidfd
-            self.sel.register(pidfd, READ, lambda m, pid=conn.pid: self._process_exited(pid))
-        elif proc.ns.name != ns_name:
+            ns = self._namespace_of_new(peer, cred, ns_name, create)
+            proc = kernel.new_process(peer.pid, cred, ns)
+            pidfd, conn.pidfd = conn.pidfd, -1
+            self.pidfds[peer.pid] = pidfd
+            self.start_times[peer.pid] = peer.start_time
+            self.sel.register(pidfd, READ, lambda m, pid=peer.pid: self._process_exited(pid))
+        elif ns_name and proc.ns.name != ns_name:
             raise KernelError(errno.EINVAL, f"process {conn.pid} lives in namespace "
                               f"{proc.ns.name!r}, not {ns_name!r}")
         task = kernel.new_task(proc, cred)
@@ -671,11 +662,35 @@ class Daemon:
         self.conns[task] = conn
         return task
 
+    def _namespace_of_new(self, peer: Peer, cred: Cred, name: str, create: bool) -> IpcNamespace:
+        """A process the daemon has not seen lives where its nearest known
+        ancestor lives (as a child inherits nsproxy at fork), whatever its
+        environment says.  Naming another namespace is setns(): it needs the
+        namespace's creator or CAP_SYS_ADMIN; ``create`` makes a missing one."""
+        kernel = self.kernel
+        inherited = kernel.init_ns
+        for pid, started in self.procwatch.ancestors(peer.pid):
+            parent = kernel.processes.get(pid)
+            if parent is not None and self.start_times.get(pid) == started:
+                inherited = parent.ns
+                break
+        if not name or name == inherited.name:
+            return inherited
+        ns = kernel.namespaces.get(name)
+        if ns is None:
+            if not create:
+                raise KernelError(errno.ENOENT, f"no IPC namespace named {name!r}")
+            return kernel.create_namespace(name, peer.uid)
+        if not ns_capable_owner(ns, cred, CAP_SYS_ADMIN):
+            raise KernelError(errno.EPERM, f"joining IPC namespace {name!r} (setns) needs its "
+                              f"creator's uid ({ns.owner_uid}) or CAP_SYS_ADMIN")
+        return ns
+
     def _fork_child(self, task: Task, parent_pid: int, tail: bytes) -> None:
         """A fork child reports the attachments it inherited (dup_mmap)."""
         if len(tail) % 8:
             raise P.ProtocolError("attach ids are i64s")
-        ppid = read_ppid(task.pid)
+        ppid, _ = parent_of(task.pid)
         parent = self.kernel.processes.get(parent_pid)
         if ppid != parent_pid or parent is None:
             raise KernelError(errno.EPERM, f"pid {parent_pid} is not the parent of {task.pid}")
@@ -688,13 +703,14 @@ class Daemon:
         pidfd = self.pidfds.get(pid)
         if pidfd is None:
             return False
-        if select.select([pidfd], [], [], 0)[0]:
+        if pidfd_exited(pidfd):
             self._process_exited(pid)
             return True
         return False
 
     def _process_exited(self, pid: int) -> None:
         pidfd = self.pidfds.pop(pid, None)
+        self.start_times.pop(pid, None)
         if pidfd is not None:
             self.sel.unregister(pidfd)
             os.close(pidfd)
@@ -733,6 +749,9 @@ class Daemon:
                 len(f[2]) + DEFERRED_OVERHEAD for f in conn.deferred)
             conn.deferred.clear()
             conn.wbuf.clear()
+            if conn.pidfd >= 0:
+                os.close(conn.pidfd)
+                conn.pidfd = -1
             try:
                 self.sel.unregister(conn.sock)
             except (KeyError, ValueError):
