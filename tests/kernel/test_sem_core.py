@@ -280,3 +280,87 @@ def test_otime_set_by_semop_only(w: World) -> None:
     w.call(t, "semop", s, [(0, -1, 0)])
     assert w.call(t, "semctl", s, 0, IPC_STAT)[1].sem_otime == 1002
     assert KernelError
+
+
+# --- bounded work per request: a 32,000-semaphore set is cheap to make and to use ---
+import gc  # noqa: E402  (this section is appended; its imports live with it)
+import sys  # noqa: E402
+import tracemalloc  # noqa: E402
+from typing import Callable  # noqa: E402
+
+BIG = 32000   # semmsl: the most one semget may ask for
+
+
+def _traced(fn: Callable[[], object]) -> tuple[int, int]:
+    """(bytes, blocks) that ``fn`` leaves allocated, as tracemalloc counts them."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        fn()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    own = [tracemalloc.Filter(False, tracemalloc.__file__)]  # the snapshots themselves
+    diff = after.filter_traces(own).compare_to(before.filter_traces(own), "filename")
+    return sum(d.size_diff for d in diff), sum(d.count_diff for d in diff)
+
+
+def _calls(fn: Callable[[], object]) -> int:
+    """How many functions (Python and builtin) ``fn`` calls: its work, counted
+    deterministically, where a wall-clock bound would be flaky."""
+    count = 0
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+def test_semget_32000_costs_under_64_bytes_a_semaphore(w: World) -> None:
+    t = w.proc_task()
+    size, _ = _traced(lambda: mkset(w, t, BIG))
+    assert size / BIG < 64, f"{size / BIG:.1f} bytes per semaphore"
+
+
+def test_semget_allocates_as_many_blocks_for_32000_semaphores_as_for_2(w: World) -> None:
+    t = w.proc_task()
+    w.call(t, "semctl", mkset(w, t, 2), 0, IPC_RMID)   # warm up the id table and caches
+    _, small = _traced(lambda: mkset(w, t, 2))
+    _, big = _traced(lambda: mkset(w, t, BIG))
+    # one object per semaphore would be 32,000 blocks; the few allowed are dict resizes
+    assert big <= small + 4, (small, big)
+
+
+def _whole_set_work(nsems: int) -> list[int]:
+    """Function calls made by GETALL, SETALL, SETVAL, exit_sem (with SEM_UNDO)
+    and IPC_RMID on a set of nsems with one sleeper, on its last semaphore."""
+    w = World()
+    t, u, sleeper = w.proc_task(), w.proc_task(), w.proc_task()
+    s = mkset(w, t, nsems)
+    assert w.call(sleeper, "semop", s, [(nsems - 1, -2, 0)]) is BLOCKED
+    ones = [1] * nsems
+    work = [_calls(lambda: w.call(t, "semctl", s, 0, GETALL)),
+            _calls(lambda: w.call(t, "semctl", s, 0, SETALL, ones)),
+            _calls(lambda: w.call(t, "semctl", s, 0, SETVAL, 0))]
+    w.call(u, "semop", s, [(0, 1, SEM_UNDO)])
+    work.append(_calls(lambda: w.k.exit_process(u.process, w.now)))
+    assert vals(w, t, s)[0] == 0 and w.done() == []      # undone; the sleeper still sleeps
+    work.append(_calls(lambda: w.call(t, "semctl", s, 0, IPC_RMID)))
+    [(task, res)] = w.done()
+    assert task is sleeper and res.errno == E.EIDRM
+    return work
+
+
+def test_whole_set_operations_do_no_per_semaphore_work() -> None:
+    # the wakeups after SETALL/SETVAL/exit_sem and freeary visit only the
+    # semaphores that have sleepers; values move in C (array, min/max, compress)
+    small, big = _whole_set_work(2), _whole_set_work(BIG)
+    assert all(b <= s + 16 for s, b in zip(small, big)), (small, big)

@@ -21,12 +21,33 @@ SEM_UNDO keeps, per process and set, the negated sum of its changes
 (``semadj``); ``exit_sem`` applies it when the process exits, clamped to
 [0, SEMVMX], newest undo structure first.  SETVAL/SETALL clear the semadj of
 the semaphores they set, in every process.
+
+Storage: Linux's struct sem is ~64 bytes of kernel memory; a Python object
+per semaphore (with its two wait queues) cost ~340 bytes and microseconds to
+build, so each ~24-byte semget(nsems=32000) request could pin 10 MB of the
+daemon.  A set therefore keeps struct sem column-wise: ``sma.semval`` and
+``sma.sempid`` are ``array('i')`` indexed by sem_num (8 bytes a semaphore,
+filled at C speed), and a semaphore's ``pending_alter``/``pending_const``
+queue exists only once someone sleeps on it (``sma.sem_alter`` /
+``sma.sem_const``: sem_num -> WaitQueue, created by the first sleeper;
+emptied ones beyond a few spares are dropped, see ``_dequeue``).  Whole-set
+operations (GETALL, SETALL, exit_sem, freeary, the sops=None wakeups) touch
+only the columns and the queues that exist, so they make no Python object
+per semaphore.
+
+Reading a set from outside this module: ``sma.sem_nsems``, ``sma.semvals()``
+(every semval, a list), ``sem_waiters(sma)`` (every sleeper, in queue order),
+and, for tests and debugging only, ``sma.sems[i]`` (a read-only view of one
+semaphore with ``semval``, ``sempid``, ``pending_alter``, ``pending_const``).
 """
 from __future__ import annotations
 
 import errno
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from itertools import compress
+from typing import TYPE_CHECKING, Any, overload
 
 from uipc.kernel.errors import KernelError
 from uipc.kernel.ids import (
@@ -49,16 +70,6 @@ Sop = tuple[int, int, int]  # struct sembuf: sem_num, sem_op, sem_flg
 
 
 @dataclass(eq=False)
-class Sem:
-    """struct sem: one semaphore and its simple sleepers."""
-
-    semval: int = 0
-    sempid: int = 0
-    pending_alter: WaitQueue = field(default_factory=WaitQueue)
-    pending_const: WaitQueue = field(default_factory=WaitQueue)
-
-
-@dataclass(eq=False)
 class SemUndo:
     """struct sem_undo: one process's adjustments for one set."""
 
@@ -67,23 +78,58 @@ class SemUndo:
     process: Process
 
 
+def _zeros(nsems: int) -> "array[int]":
+    """``nsems`` C ints, all zero, built by one C-level repeat (no Python loop)."""
+    return array("i", [0]) * nsems
+
+
 @dataclass(eq=False)
 class SemArray:
-    """struct sem_array."""
+    """struct sem_array, with its struct sem entries stored column-wise.
+
+    ``semval[i]``/``sempid[i]`` are ``sma->sems[i].semval``/``.sempid``;
+    ``sem_alter[i]``/``sem_const[i]`` are ``sma->sems[i].pending_alter``/
+    ``.pending_const``, absent until semaphore i has a sleeper (absent means
+    empty; a present queue may be an empty spare, see ``_dequeue``).
+    """
 
     perm: KernIpcPerm
-    sems: list[Sem]
+    #: sems[i].semval, in [0, SEMVMX]
+    semval: "array[int]"
+    #: sems[i].sempid: the pid of the last process to change semaphore i
+    sempid: "array[int]"
     sem_ctime: int = 0
     #: the latest of the per-semaphore sem_otime values (all IPC_STAT shows)
     sem_otime: int = 0
     pending_alter: WaitQueue = field(default_factory=WaitQueue)
     pending_const: WaitQueue = field(default_factory=WaitQueue)
+    #: sems[i].pending_alter, only for the semaphores somebody slept on
+    sem_alter: dict[int, WaitQueue] = field(default_factory=dict)
+    #: sems[i].pending_const, only for the semaphores somebody slept on
+    sem_const: dict[int, WaitQueue] = field(default_factory=dict)
     #: list_id: the undo structures of every process for this set
     undos: list[SemUndo] = field(default_factory=list)
 
+    @classmethod
+    def new(cls, perm: KernIpcPerm, nsems: int, ctime: int) -> "SemArray":
+        """A set of ``nsems`` semaphores, all zero; O(1) Python objects."""
+        return cls(perm=perm, semval=_zeros(nsems), sempid=_zeros(nsems), sem_ctime=ctime)
+
     @property
     def sem_nsems(self) -> int:
-        return len(self.sems)
+        return len(self.semval)
+
+    def semvals(self) -> list[int]:
+        """Every semval, in sem_num order (GETALL; introspection)."""
+        return self.semval.tolist()
+
+    @property
+    def sems(self) -> "SemsView":
+        """A read-only sequence view of the semaphores, for tests and debugging.
+
+        Each item is made on access: the core never goes through it.
+        """
+        return SemsView(self)
 
     @property
     def complex_count(self) -> int:
@@ -96,6 +142,62 @@ class SemArray:
             return len(self.pending_const)
         return (sum(1 for q in self.pending_alter if len(q.sops) > 1)  # type: ignore[attr-defined]
                 + len(self.pending_const))
+
+
+class SemView:
+    """One semaphore of a set seen as struct sem (``sma.sems[i]``), read-only.
+
+    A queue nobody sleeps on reads as a fresh, empty WaitQueue that belongs
+    to no set: parking on it would be lost.
+    """
+
+    __slots__ = ("_sma", "_num")
+
+    def __init__(self, sma: SemArray, num: int) -> None:
+        self._sma = sma
+        self._num = num
+
+    @property
+    def semval(self) -> int:
+        return self._sma.semval[self._num]
+
+    @property
+    def sempid(self) -> int:
+        return self._sma.sempid[self._num]
+
+    @property
+    def pending_alter(self) -> WaitQueue:
+        return self._sma.sem_alter.get(self._num) or WaitQueue()
+
+    @property
+    def pending_const(self) -> WaitQueue:
+        return self._sma.sem_const.get(self._num) or WaitQueue()
+
+    def __repr__(self) -> str:
+        return f"SemView(semnum={self._num}, semval={self.semval}, sempid={self.sempid})"
+
+
+class SemsView(Sequence[SemView]):
+    """``sma.sems``: the semaphores of a set as a sequence of SemView."""
+
+    __slots__ = ("_sma",)
+
+    def __init__(self, sma: SemArray) -> None:
+        self._sma = sma
+
+    def __len__(self) -> int:
+        return self._sma.sem_nsems
+
+    @overload
+    def __getitem__(self, index: int) -> SemView: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[SemView]: ...
+
+    def __getitem__(self, index: int | slice) -> SemView | list[SemView]:
+        nums = range(self._sma.sem_nsems)
+        if isinstance(index, slice):
+            return [SemView(self._sma, i) for i in nums[index]]
+        return SemView(self._sma, nums[index])  # IndexError, negative indexes as a list
 
 
 @dataclass(eq=False)
@@ -114,8 +216,8 @@ class SemQueue(Waiter):
         """A sleeper leaves on its own (signal, timeout, exit): unlink_queue
         then sem_unlock(), which unmerges the queues if no complex op is left."""
         if self.queue is not None:
-            self.queue.remove(self)
             assert self.sma is not None
+            _dequeue(self.sma, self)
             unmerge_queues(self.sma)
 
 
@@ -133,8 +235,7 @@ def newary(k: "Kernel", task: Task, key: int, semflg: int, nsems: int) -> int:
     if ns.used_sems + nsems > ns.sc_semmns:
         raise KernelError(errno.ENOSPC, f"{ns.used_sems} semaphores exist, {nsems} more would "
                           f"exceed semmns ({ns.sc_semmns}, kernel.sem field 2)")
-    sma = SemArray(perm=KernIpcPerm(key=key, mode=semflg & S_IRWXUGO),
-                   sems=[Sem() for _ in range(nsems)], sem_ctime=int(k.now))
+    sma = SemArray.new(KernIpcPerm(key=key, mode=semflg & S_IRWXUGO), nsems, int(k.now))
     ns.sem_ids.ipc_addid(sma, ns.sc_semmni, task.cred)
     ns.used_sems += nsems
     return sma.perm.id
@@ -165,13 +266,50 @@ def sys_semget(k: "Kernel", task: Task, key: int, nsems: int, semflg: int) -> in
 
 
 # --- the queues ---------------------------------------------------------------
+def sem_queue(sma: SemArray, semnum: int, alter: bool) -> WaitQueue:
+    """``&sma->sems[semnum].pending_alter`` (or ``pending_const``), made by
+    its first sleeper: a set costs no queue for a semaphore nobody waits on."""
+    table = sma.sem_alter if alter else sma.sem_const
+    queue = table.get(semnum)
+    if queue is None:
+        queue = table[semnum] = WaitQueue()
+    return queue
+
+
+#: empty per-semaphore queues a set may keep for reuse, per table: a
+#: ping-pong then parks on the same queue again instead of building one
+SPARE_QUEUES = 8
+
+
+def _dequeue(sma: SemArray, q: SemQueue) -> None:
+    """unlink_queue(): take q off its queue.
+
+    A per-semaphore queue left empty is dropped once its table holds more than
+    SPARE_QUEUES queues, so a table never holds more than SPARE_QUEUES empty
+    queues: a set's memory follows its sleepers, not its size.
+    """
+    queue = q.queue
+    if queue is None:
+        return
+    queue.remove(q)
+    if len(q.sops) == 1:  # only simple sleepers use per-semaphore queues
+        table = sma.sem_alter if q.alter else sma.sem_const
+        if len(table) > SPARE_QUEUES:
+            num = q.sops[0][0]
+            if table.get(num) is queue and not queue:
+                del table[num]
+
+
 def merge_queues(sma: SemArray) -> None:
     """merge_queues(): a complex op arrives; every simple alter sleeper moves
-    to the global queue so that FIFO order holds across all of them."""
-    for sem in sma.sems:
-        for q in sem.pending_alter:
-            sem.pending_alter.remove(q)
+    to the global queue so that FIFO order holds across all of them
+    (semaphore by semaphore, in sem_num order, as Linux walks sma->sems)."""
+    for num in sorted(sma.sem_alter):
+        queue = sma.sem_alter[num]
+        for q in queue:
+            queue.remove(q)
             sma.pending_alter.park(q)
+    sma.sem_alter.clear()
 
 
 def unmerge_queues(sma: SemArray) -> None:
@@ -181,7 +319,7 @@ def unmerge_queues(sma: SemArray) -> None:
     for q in sma.pending_alter:
         assert isinstance(q, SemQueue)
         sma.pending_alter.remove(q)
-        sma.sems[q.sops[0][0]].pending_alter.park(q)
+        sem_queue(sma, q.sops[0][0], True).park(q)
 
 
 def perform_atomic_semop(sma: SemArray, q: SemQueue) -> int | KernelError:
@@ -191,12 +329,11 @@ def perform_atomic_semop(sma: SemArray, q: SemQueue) -> int | KernelError:
     on which operation), or the KernelError (EAGAIN with IPC_NOWAIT on the
     blocking operation, ERANGE) — in that case nothing changed.
     """
-    sems, un = sma.sems, q.undo
+    semval, un = sma.semval, q.undo
     done: list[Sop] = []
     result: int | KernelError = 0
     for i, (num, op, flg) in enumerate(q.sops):
-        sem = sems[num]
-        value = sem.semval
+        value = semval[num]
         if (op == 0 and value) or value + op < 0:
             q.blocking = i
             if flg & IPC_NOWAIT:
@@ -218,30 +355,32 @@ def perform_atomic_semop(sma: SemArray, q: SemQueue) -> int | KernelError:
                                      f"{adj}, outside [{-SEMAEM - 1}, {SEMAEM}]")
                 break
             un.semadj[num] = adj
-        sem.semval = value + op
+        semval[num] = value + op  # in [0, SEMVMX]: checked above
         done.append((num, op, flg))
     if result != 0:
         for num, op, flg in reversed(done):
-            sems[num].semval -= op
+            semval[num] -= op
             if flg & SEM_UNDO:
                 assert un is not None
                 un.semadj[num] += op
         return result
+    sempid = sma.sempid
     for num, _, _ in q.sops:
-        sems[num].sempid = q.pid
+        sempid[num] = q.pid
     return 0
 
 
 def _complete(k: "Kernel", sma: SemArray, q: SemQueue, error: int | KernelError) -> None:
     """unlink_queue() + wake_up_sem_queue_prepare()."""
-    if q.queue is not None:
-        q.queue.remove(q)
+    _dequeue(sma, q)
     k.wake(q, None if error == 0 else error)
 
 
 def wake_const_ops(k: "Kernel", sma: SemArray, semnum: int) -> bool:
     """wake_const_ops(): retry the wait-for-zero sleepers of one queue."""
-    pending = sma.pending_const if semnum == -1 else sma.sems[semnum].pending_const
+    pending = sma.pending_const if semnum == -1 else sma.sem_const.get(semnum)
+    if not pending:  # None: nobody ever waited for zero on it (or not lately)
+        return False
     completed = False
     for q in pending:
         assert isinstance(q, SemQueue)
@@ -254,14 +393,29 @@ def wake_const_ops(k: "Kernel", sma: SemArray, semnum: int) -> bool:
 
 
 def do_smart_wakeup_zero(k: "Kernel", sma: SemArray, sops: list[Sop] | None) -> bool:
-    """do_smart_wakeup_zero(): wake wait-for-zero sleepers of semaphores now zero."""
+    """do_smart_wakeup_zero(): wake wait-for-zero sleepers of semaphores now zero.
+
+    With ``sops`` None (every semaphore may have changed) only the semaphores
+    that have wait-for-zero sleepers are visited, in sem_num order, as Linux's
+    loop over all of them would find them: a per-semaphore wait-for-zero
+    sleeper changes no semval, so visiting fewer changes nothing else.
+    """
     completed = False
     got_zero = False
-    nums = [s[0] for s in sops] if sops is not None else range(sma.sem_nsems)
-    for num in nums:
-        if sma.sems[num].semval == 0:
-            got_zero = True
-            completed |= wake_const_ops(k, sma, num)
+    semval = sma.semval
+    if sops is not None:
+        sem_const = sma.sem_const
+        for num, _, _ in sops:
+            if semval[num] == 0:
+                got_zero = True
+                if num in sem_const:
+                    completed |= wake_const_ops(k, sma, num)
+    else:
+        for num in sorted(sma.sem_const):
+            if semval[num] == 0:
+                completed |= wake_const_ops(k, sma, num)
+        # got_zero only decides whether the global queue is tried: skip the scan when it is empty
+        got_zero = bool(sma.pending_const) and 0 in semval
     if got_zero:
         completed |= wake_const_ops(k, sma, -1)
     return completed
@@ -274,7 +428,10 @@ def check_restart(sma: SemArray, q: SemQueue) -> bool:
 
 def update_queue(k: "Kernel", sma: SemArray, semnum: int) -> bool:
     """update_queue(): complete the altering sleepers that can proceed, oldest first."""
-    pending = sma.pending_alter if semnum == -1 else sma.sems[semnum].pending_alter
+    pending = sma.pending_alter if semnum == -1 else sma.sem_alter.get(semnum)
+    if not pending:  # None: nobody ever slept to change it (or not lately)
+        return False
+    semval = sma.semval
     completed = False
     restart = True
     while restart:
@@ -284,13 +441,12 @@ def update_queue(k: "Kernel", sma: SemArray, semnum: int) -> bool:
             if q.queue is not pending:
                 continue  # completed during this scan
             # a zero semaphore cannot satisfy a simple decrement on its own queue
-            if semnum != -1 and sma.sems[semnum].semval == 0:
+            if semnum != -1 and semval[semnum] == 0:
                 break
             error = perform_atomic_semop(sma, q)
             if error == 1:
                 continue
-            pending.remove(q)
-            q.queue = None
+            _dequeue(sma, q)
             if error == 0:
                 completed = True
                 do_smart_wakeup_zero(k, sma, q.sops)
@@ -311,7 +467,9 @@ def do_smart_update(k: "Kernel", sma: SemArray, sops: list[Sop] | None, otime: b
     if sma.pending_alter:
         otime |= update_queue(k, sma, -1)
     elif sops is None:
-        for i in range(sma.sem_nsems):
+        # Linux tries every semaphore in order; only those with sleepers can
+        # complete anything, and completing a sleeper never adds a queue
+        for i in sorted(sma.sem_alter):
             otime |= update_queue(k, sma, i)
     else:
         for num, op, _ in sops:
@@ -369,7 +527,7 @@ def sys_semtimedop(k: "Kernel", task: Task, semid: int, sops: list[Sop],
         if op:
             alter = True
     sma: SemArray = ns.sem_ids.ipc_obtain_object_check(semid)
-    if max_num >= sma.sem_nsems:
+    if max_num >= len(sma.semval):  # sem_nsems, without a property call on the hot path
         raise KernelError(errno.EFBIG, f"sem_num {max_num} >= nsems ({sma.sem_nsems}) of set {semid}")
     if not ipcperms(task.cred, sma.perm, S_IWUGO if alter else S_IRUGO):
         raise KernelError(errno.EACCES, describe_denial(task.cred, sma.perm,
@@ -389,11 +547,10 @@ def sys_semtimedop(k: "Kernel", task: Task, semid: int, sops: list[Sop],
         raise error
     # sleep, on the queue Linux would choose
     if nsops == 1:
-        sem = sma.sems[sops[0][0]]
-        if alter:
-            queue = sma.pending_alter if sma.complex_count else sem.pending_alter
+        if alter and sma.complex_count:
+            queue = sma.pending_alter
         else:
-            queue = sem.pending_const
+            queue = sem_queue(sma, sops[0][0], alter)
     else:
         if not sma.complex_count:
             merge_queues(sma)
@@ -416,8 +573,7 @@ def count_semcnt(sma: SemArray, semnum: int, count_zero: bool) -> int:
     on the semaphore of the operation it is blocked on (as SUS says, and
     Linux does since 4.x).
     """
-    sem = sma.sems[semnum]
-    count = len(sem.pending_const if count_zero else sem.pending_alter)
+    count = len((sma.sem_const if count_zero else sma.sem_alter).get(semnum, ()))
     queues = [sma.pending_alter] + ([sma.pending_const] if count_zero else [])
     for queue in queues:
         for q in queue:
@@ -462,9 +618,8 @@ def semctl_setval(k: "Kernel", task: Task, semid: int, semnum: int, val: int) ->
         raise KernelError(errno.EACCES, describe_denial(task.cred, sma.perm, "alter"))
     for un in sma.undos:
         un.semadj[semnum] = 0
-    sem = sma.sems[semnum]
-    sem.semval = val
-    sem.sempid = task.pid
+    sma.semval[semnum] = val
+    sma.sempid[semnum] = task.pid
     sma.sem_ctime = int(k.now)
     do_smart_update(k, sma, None, False)
     unmerge_queues(sma)
@@ -479,17 +634,18 @@ def semctl_main(k: "Kernel", task: Task, semid: int, semnum: int, cmd: int, arg:
         raise KernelError(errno.EACCES, describe_denial(task.cred, sma.perm,
                                                         "alter" if cmd == SETALL else "read"))
     if cmd == GETALL:
-        return [s.semval for s in sma.sems]
+        return sma.semvals()
     if cmd == SETALL:
         values = list(arg or [])
         if len(values) < nsems:
             raise KernelError(errno.EFAULT, f"SETALL needs {nsems} values, got {len(values)}")
-        for v in values[:nsems]:
-            if v > SEMVMX or v < 0:
-                raise KernelError(errno.ERANGE, f"SETALL value {v} above SEMVMX ({SEMVMX})")
-        for sem, v in zip(sma.sems, values):
-            sem.semval = v
-            sem.sempid = task.pid
+        del values[nsems:]
+        # min/max run in C; the Python scan only names the first bad value
+        if max(values) > SEMVMX or min(values) < 0:
+            v = next(v for v in values if v > SEMVMX or v < 0)
+            raise KernelError(errno.ERANGE, f"SETALL value {v} above SEMVMX ({SEMVMX})")
+        sma.semval[:] = array("i", values)
+        sma.sempid[:] = array("i", [task.pid]) * nsems
         for un in sma.undos:
             un.semadj[:] = [0] * nsems
         sma.sem_ctime = int(k.now)
@@ -498,11 +654,10 @@ def semctl_main(k: "Kernel", task: Task, semid: int, semnum: int, cmd: int, arg:
         return 0
     if semnum < 0 or semnum >= nsems:
         raise KernelError(errno.EINVAL, f"semnum {semnum} outside [0, {nsems})")
-    sem = sma.sems[semnum]
     if cmd == GETVAL:
-        return sem.semval
+        return sma.semval[semnum]
     if cmd == GETPID:
-        return sem.sempid
+        return sma.sempid[semnum]
     return count_semcnt(sma, semnum, cmd == GETZCNT)
 
 
@@ -514,12 +669,14 @@ def freeary(k: "Kernel", ns: "IpcNamespace", sma: SemArray) -> None:
             del un.process.sysvsem[sma.perm.id]
     sma.undos.clear()
     queues = [sma.pending_const, sma.pending_alter]
-    for sem in sma.sems:
-        queues += [sem.pending_const, sem.pending_alter]
+    for num in sorted(sma.sem_const.keys() | sma.sem_alter.keys()):  # only queues that exist
+        queues += [wq for wq in (sma.sem_const.get(num), sma.sem_alter.get(num)) if wq is not None]
     for queue in queues:
         for q in queue:
             queue.remove(q)
             k.wake(q, KernelError(errno.EIDRM, f"semaphore set {sma.perm.id} was removed"))
+    sma.sem_const.clear()
+    sma.sem_alter.clear()
     ns.sem_ids.ipc_rmid(sma)
     ns.used_sems -= sma.sem_nsems
 
@@ -582,11 +739,10 @@ def exit_sem(k: "Kernel", process: Process) -> None:
             continue
         if un in sma.undos:
             sma.undos.remove(un)
-        for i, adj in enumerate(un.semadj):
-            if adj:
-                sem = sma.sems[i]
-                sem.semval = min(max(sem.semval + adj, 0), SEMVMX)
-                sem.sempid = process.pid
+        semval, sempid, semadj = sma.semval, sma.sempid, un.semadj
+        for i in compress(range(len(semadj)), semadj):  # the non-zero adjustments, found in C
+            semval[i] = min(max(semval[i] + semadj[i], 0), SEMVMX)
+            sempid[i] = process.pid
         do_smart_update(k, sma, None, True)
         unmerge_queues(sma)
 
@@ -598,8 +754,10 @@ def free_ns_sem(k: "Kernel", ns: "IpcNamespace") -> None:
 
 
 def sem_waiters(sma: SemArray) -> list[SemQueue]:
-    """Every sleeper of a set, queue by queue, in queue order (introspection)."""
+    """Every sleeper of a set, queue by queue, in queue order (introspection):
+    the global alter then const queues, then each semaphore's alter then
+    const queue, in sem_num order."""
     out: list[Any] = list(sma.pending_alter) + list(sma.pending_const)
-    for sem in sma.sems:
-        out += list(sem.pending_alter) + list(sem.pending_const)
+    for num in sorted(sma.sem_alter.keys() | sma.sem_const.keys()):
+        out += list(sma.sem_alter.get(num, ())) + list(sma.sem_const.get(num, ()))
     return out
