@@ -43,6 +43,11 @@ S_IXUGO = 0o111
 #: MAX_LFS_FILESIZE: shmem files cannot be larger
 MAX_LFS_FILESIZE = (1 << 63) - 1
 ADDR_MAX = (1 << 64) - 1
+#: x86_64's TASK_SIZE with 4-level page tables (TASK_SIZE_MAX: 2^47 minus a
+#: guard page): no mapping is larger, none ends above it.  With 5-level
+#: paging Linux would accept a fixed address up to 2^56; mappings without a
+#: hint stay below 2^47 there too.
+TASK_SIZE = (1 << 47) - PAGE_SIZE
 
 
 class ShmAllocator(Protocol):
@@ -223,6 +228,10 @@ def sys_shmat(k: "Kernel", task: Task, shmid: int, shmaddr: int, shmflg: int) ->
         EINVAL: no segment has this id.
         EACCES: read (SHM_RDONLY) or read-write (and exec with SHM_EXEC) denied.
         EINVAL: the range would wrap around the address space.
+        ENOMEM: the mapping cannot fit below TASK_SIZE (see shm_mmap_fits).
+    Nothing is created before the last check: a failed shmat leaves no
+    attachment and no count behind (the daemon makes the client's descriptor
+    only from a result).
     """
     if shmid < 0:
         raise KernelError(errno.EINVAL, f"shmid {shmid} is negative")
@@ -252,12 +261,32 @@ def sys_shmat(k: "Kernel", task: Task, shmid: int, shmaddr: int, shmflg: int) ->
     map_size = _pages(shp.shm_segsz) * PAGE_SIZE
     if addr and not shmflg & SHM_REMAP and addr + shp.shm_segsz > ADDR_MAX:
         raise KernelError(errno.EINVAL, f"{shp.shm_segsz} bytes at {addr:#x} wrap around")
+    shm_mmap_fits(addr, map_size)
     att = ShmAttach(attach_id=next(_attach_ids), shp=shp, readonly=readonly)
     task.process.shm_attachments[att.attach_id] = att
     shm_open(k, shp, task.pid)
     return ShmatResult(attach_id=att.attach_id, handle=shp.shm_file, size=shp.shm_segsz,
                        map_size=map_size, readonly=readonly, addr=addr,
                        remap=bool(shmflg & SHM_REMAP))
+
+
+def shm_mmap_fits(addr: int, map_size: int) -> None:
+    """do_mmap() -> __get_unmapped_area(), the checks the client's mmap would
+    meet last: do_shmat reaches them after its own (EACCES, the wrap).
+
+    Made here so that a segment larger than any address space (SHM_NORESERVE
+    allows ~8 EiB) fails as on Linux, before an attachment exists, and its
+    sizes never need more than the reply's u64 fields.
+    Raises:
+        ENOMEM: ``map_size`` > TASK_SIZE ("Careful about overflows"); a fixed
+            ``addr`` above TASK_SIZE - ``map_size``.
+    """
+    if map_size > TASK_SIZE:
+        raise KernelError(errno.ENOMEM, f"a mapping of {map_size} bytes is larger than the address "
+                          f"space (TASK_SIZE {TASK_SIZE:#x})")
+    if addr > TASK_SIZE - map_size:
+        raise KernelError(errno.ENOMEM, f"{map_size} bytes at {addr:#x} end above TASK_SIZE "
+                          f"({TASK_SIZE:#x})")
 
 
 def sys_shmdt(k: "Kernel", task: Task, attach_id: int, abort: int = 0) -> None:
