@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--examples", type=int, default=200, help="random sequences to compare")
     args = p.parse_args(argv)
     from tests.conftest import reset_client, start_daemon, stop_daemon
-    from tests.conformance.harness import STATS, Scenario, check
+    from tests.conformance.harness import (
+        ORACLE, STATS, Scenario, Unsupported, check, start_oracle, stop_oracle,
+    )
     from tests.conformance.scenarios_msg import SCENARIOS as MSG
     from tests.conformance.scenarios_sem import SCENARIOS as SEM
     from tests.conformance.scenarios_shm import SCENARIOS as SHM
@@ -33,10 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     reset_client(socket=str(d.socket))
     os.environ["UIPC_NO_AUTOSTART"] = "1"
     failures: list[str] = []
+    oracle = start_oracle(tmp)  # not root: a user namespace of its own, or skip and say why
     try:
         for sc in [*MSG, *SEM, *SHM]:
-            for m in check(sc):
-                failures.append(f"{sc.name}: {m}")
+            try:
+                for m in check(sc):
+                    failures.append(f"{sc.name}: {m}")
+            except Unsupported as exc:
+                STATS.skip(str(exc))
+        if ORACLE.unsupported:
+            STATS.skip(ORACLE.unsupported, args.examples)
+            return finish(failures, args.report)
         from hypothesis import HealthCheck, given, settings, strategies as st
         from tests.conformance.test_properties import ops, run_ops
 
@@ -50,12 +59,19 @@ def main(argv: list[str] | None = None) -> int:
 
         run()
     finally:
+        stop_oracle(oracle)
         stop_daemon(d)
         shutil.rmtree(tmp, ignore_errors=True)
+    return finish(failures, args.report)
+
+
+def finish(failures: list[str], report: bool) -> int:
+    """Print the summary line and the mismatches; write the report if asked."""
+    from tests.conformance.harness import STATS
     print(STATS.line())
     for f in failures:
         print("MISMATCH", f)
-    if args.report:
+    if report:
         write_report(STATS)
     return 1 if failures else 0
 

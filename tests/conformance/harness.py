@@ -7,6 +7,16 @@ scenario's sysctls in /proc/sys/kernel of that namespace.  The uipc child
 moves into a fresh uipc namespace (uipc.unshare_namespace) and sets the same
 sysctls through uipc.sysctl.
 
+Who runs it (:class:`Oracle`): root runs both sides as itself, against the
+test run's daemon.  A user who is not root cannot unshare(CLONE_NEWIPC); where
+unprivileged user namespaces are allowed, :func:`start_oracle` makes one in
+which that user is uid 0 (tests/conformance/userns.py), starts a daemon in
+it, and both children join it first: the kernel side is then root of the
+IPC namespace it creates, and the daemon sees uid 0 with its capabilities,
+as for real root.  What that cannot do (act as other uids) is skipped with
+the reason; without user namespaces every scenario is skipped, and the
+summary line says how many and why.
+
 Normalisation rules — the only place they live (:meth:`Recorder.normalise`):
 - times (``*_time``/``*_otime``/``*_ctime``...) compare as "set" / "unset";
 - pids compare through roles: each process a scenario forks gets a name
@@ -15,6 +25,11 @@ Normalisation rules — the only place they live (:meth:`Recorder.normalise`):
   the page cache, not on IPC semantics;
 - everything else is compared exactly: ids, seq, mode bits, counts, sizes,
   values, errno, and the order in which sleepers complete.
+
+An operation only real root can do as the scenario means it (``rec.real_root``:
+chown to an unmapped uid, a capable() check) is done where the run is real
+root; in a user namespace both sides record it as skipped, so the rest of
+the scenario still compares, and the summary line counts it.
 """
 from __future__ import annotations
 
@@ -23,12 +38,18 @@ import os
 import pickle
 import select
 import signal
+import subprocess
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 import uipc
+
+if TYPE_CHECKING:
+    from tests.conftest import DaemonProc
 
 TIME_FIELDS = {"msg_stime", "msg_rtime", "msg_ctime", "sem_otime", "sem_ctime",
                "shm_atime", "shm_dtime", "shm_ctime"}
@@ -36,7 +57,28 @@ PID_FIELDS = {"msg_lspid", "msg_lrpid", "shm_cpid", "shm_lpid"}
 
 
 class Unsupported(Exception):
-    """The machine cannot run the kernel side (no unshare permission)."""
+    """This run cannot compare the scenario (no unshare permission, or it
+    acts as another uid where only ours is mapped); the message says why."""
+
+
+#: the reason a scenario that acts as another user is skipped without root
+OTHER_UIDS_NEED_ROOT = ("acting as other uids (setuid) needs root: the user namespace of a "
+                        "non-root run maps only its own uid")
+
+
+@dataclass
+class Oracle:
+    """How this run reaches the kernel side: set once by :func:`start_oracle`."""
+
+    #: "" if scenarios can run; else why none can (each is skipped with it)
+    unsupported: str = ""
+    #: an fd on the user namespace both sides join first (non-root runs), or None
+    userns_fd: int | None = None
+    #: the uipc side's daemon (the one in that user namespace), or None: the client's default
+    socket: Path | None = None
+
+
+ORACLE = Oracle()
 
 
 @dataclass
@@ -88,6 +130,15 @@ class Recorder:
     def note(self, label: str, value: Any) -> None:
         self.log.append((label, self.normalise(value)))
 
+    def real_root(self, label: str, fn: Callable[[], Any], why: str) -> Any:
+        """``do(label, fn)`` where the run is real root; in a non-root run's
+        user namespace, where the kernel would answer otherwise for a reason
+        that is not IPC semantics (``why``), record it as skipped instead."""
+        if ORACLE.userns_fd is None:
+            return self.do(label, fn)
+        self.log.append((label, SkippedOp(why)))
+        return None
+
     def outcome(self, fn: Callable[[], Any]) -> Any:
         """fn()'s normalised result, or "errno N" (for use inside a child)."""
         try:
@@ -100,6 +151,19 @@ class Recorder:
 
     def pid_role(self, pid: int) -> str:
         return self.roles.get(pid, "?" if pid else "0")
+
+
+@dataclass(frozen=True)
+class SkippedOp:
+    """The log entry of an operation this run cannot do as real root would."""
+
+    why: str
+
+
+#: why an operation is skipped in a user namespace (Recorder.real_root)
+CHOWN_NEEDS_ROOT = "IPC_SET to another uid/gid needs it mapped, and a non-root run maps only its own"
+CAPABLE_NEEDS_ROOT = ("capable() asks the initial user namespace, where a non-root run has no "
+                      "capabilities")
 
 
 @dataclass(frozen=True)
@@ -169,9 +233,17 @@ def _run(scenario: Scenario, rec: Recorder) -> list[tuple[str, Any]]:
     return rec.log
 
 
+def _join_oracle_userns() -> None:
+    """Both sides of a non-root run: into the user namespace where we are root."""
+    if ORACLE.userns_fd is not None:
+        from tests.conformance.userns import join_userns
+        join_userns(ORACLE.userns_fd)
+
+
 def run_on_kernel(scenario: Scenario) -> list[tuple[str, Any]]:
     def body() -> list[tuple[str, Any]]:
         from tests.conformance import libc
+        _join_oracle_userns()
         try:
             libc.unshare_ipc()
         except PermissionError as exc:
@@ -182,9 +254,62 @@ def run_on_kernel(scenario: Scenario) -> list[tuple[str, Any]]:
 
 def run_on_uipc(scenario: Scenario) -> list[tuple[str, Any]]:
     def body() -> list[tuple[str, Any]]:
+        _join_oracle_userns()
+        if ORACLE.socket is not None:
+            from tests.conftest import reset_client
+            reset_client(socket=str(ORACLE.socket))  # this child only: the parent keeps its daemon
         uipc.unshare_namespace()
         return _run(scenario, Recorder(uipc, lambda n, v: uipc.sysctl.set(f"kernel.{n}", v)))
     return _in_child(body)
+
+
+def start_oracle(directory: Path) -> "DaemonProc | None":
+    """Decide how this run reaches the kernel side (sets :data:`ORACLE`).
+
+    Root: nothing to do (None).  Not root: if a user namespace can be made,
+    start a daemon in one (socket in ``directory``) and return it, for
+    :func:`stop_oracle`; else record why no scenario can run."""
+    if os.geteuid() == 0:
+        return None
+    from tests.conformance import userns
+    why = userns.probe()
+    if why:
+        ORACLE.unsupported = (f"unshare(CLONE_NEWIPC) needs root, and this machine gives no "
+                              f"unprivileged user namespace either ({why})")
+        return None
+    d = _start_daemon_in_userns(directory / "uipc-oracle.sock")
+    ORACLE.userns_fd = os.open(f"/proc/{d.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    ORACLE.socket = d.socket
+    return d
+
+
+def _start_daemon_in_userns(path: Path) -> "DaemonProc":
+    """tests/conftest.py start_daemon, the daemon in a new user namespace
+    where our uid is 0: it then sees its clients (who join it) as root."""
+    from tests.conftest import ROOT, DaemonProc
+    from tests.conformance.userns import enter_new_userns
+    r, w = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "uipc.server", "--socket", str(path),
+                             "--ready-fd", str(w)], pass_fds=(w,), cwd=ROOT,
+                            preexec_fn=enter_new_userns)
+    os.close(w)
+    with os.fdopen(r, "rb") as pipe:
+        line = pipe.readline()
+    if line != b"ready\n":
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"daemon in a user namespace did not start: {line!r}")
+    return DaemonProc(path, proc)
+
+
+def stop_oracle(d: "DaemonProc | None") -> None:
+    """Undo :func:`start_oracle`."""
+    if ORACLE.userns_fd is not None:
+        os.close(ORACLE.userns_fd)
+    ORACLE.userns_fd = ORACLE.socket = None
+    if d is not None:
+        from tests.conftest import stop_daemon
+        stop_daemon(d)
 
 
 @dataclass(frozen=True)
@@ -213,6 +338,10 @@ class Stats:
     operations: int = 0
     mismatches: int = 0
     by_kind: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)
+    #: reason -> how many scenarios were skipped for it
+    skipped: dict[str, int] = field(default_factory=dict)
+    #: reason -> how many operations of scenarios that ran were skipped for it
+    skipped_ops: dict[str, int] = field(default_factory=dict)
 
     def add(self, scenario: Scenario, ops: int, mismatches: int) -> None:
         self.scenarios += 1
@@ -220,20 +349,42 @@ class Stats:
         self.mismatches += mismatches
         self.by_kind.setdefault(scenario.kind, []).append((scenario.name, ops, mismatches))
 
+    def skip(self, reason: str, count: int = 1) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + count
+
+    def skip_operation(self, reason: str) -> None:
+        self.skipped_ops[reason] = self.skipped_ops.get(reason, 0) + 1
+
     def line(self) -> str:
-        return (f"conformance: {self.scenarios} scenarios, {self.operations} operations, "
-                f"{self.mismatches} mismatches")
+        """``conformance: N scenarios, M operations, 0 mismatches``, or with
+        skips ``conformance: N of T scenarios run, ... (K skipped: why; ...)``."""
+        ran = f"{self.operations} operations, {self.mismatches} mismatches"
+        if not self.skipped and not self.skipped_ops:
+            return f"conformance: {self.scenarios} scenarios, {ran}"
+        total = self.scenarios + sum(self.skipped.values())
+        why = "; ".join([f"{n} skipped: {reason}" for reason, n in self.skipped.items()]
+                        + [f"{n} operation{'s' * (n != 1)} skipped: {reason}"
+                           for reason, n in self.skipped_ops.items()])
+        if not self.scenarios:
+            return f"conformance: 0 of {total} scenarios run ({why})"
+        return f"conformance: {self.scenarios} of {total} scenarios run, {ran} ({why})"
 
 
 STATS = Stats()
 
 
 def check(scenario: Scenario) -> list[Mismatch]:
-    """Run on both, record the totals, return the mismatches."""
+    """Run on both, record the totals, return the mismatches (Unsupported if
+    this run cannot)."""
+    if ORACLE.unsupported:
+        raise Unsupported(ORACLE.unsupported)
     kernel = run_on_kernel(scenario)
     ours = run_on_uipc(scenario)
     mismatches = compare(kernel, ours)
-    STATS.add(scenario, len(kernel), len(mismatches))
+    skipped = [v.why for _, v in kernel if isinstance(v, SkippedOp)]
+    for why in skipped:
+        STATS.skip_operation(why)
+    STATS.add(scenario, len(kernel) - len(skipped), len(mismatches))
     return mismatches
 
 
@@ -325,20 +476,37 @@ class Sleepers:
         os.close(self.w)
 
 
+@dataclass(frozen=True)
+class _NoCredentials:
+    """as_user's child could not take the credentials (no root)."""
+
+    error: str
+
+
+class _Switch(Exception):
+    """setgroups/setgid/setuid failed in as_user's child (not the scenario's OSError)."""
+
+
 def as_user(uid: int, gid: int, fn: Callable[[], Any], groups: tuple[int, ...] = (),
             rec: Recorder | None = None) -> Any:
     """Run fn() in a child with other credentials; its result comes back
     (OSError as "errno N").  The child stays in the same IPC namespace; with
-    ``rec`` its pid gets the role "uid N"."""
+    ``rec`` its pid gets the role "uid N".  Unsupported if the credentials
+    cannot be taken (a non-root run's user namespace maps one uid)."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(r)
         try:
-            os.setgroups(list(groups))
-            os.setgid(gid)
-            os.setuid(uid)
+            try:
+                os.setgroups(list(groups))
+                os.setgid(gid)
+                os.setuid(uid)
+            except OSError as exc:
+                raise _Switch(exc) from None
             out: Any = fn()
+        except _Switch as exc:
+            out = _NoCredentials(str(exc.args[0]))
         except OSError as exc:
             out = f"errno {exc.errno}"
         except BaseException as exc:  # noqa: BLE001
@@ -352,16 +520,27 @@ def as_user(uid: int, gid: int, fn: Callable[[], Any], groups: tuple[int, ...] =
     with os.fdopen(r, "rb") as f:
         data = f.read()
     os.waitpid(pid, 0)
-    return pickle.loads(data)
+    out = pickle.loads(data)
+    if isinstance(out, _NoCredentials):
+        raise Unsupported(OTHER_UIDS_NEED_ROOT)
+    return out
+
+
+def skip_scenarios(reason: str, count: int = 1) -> None:
+    """Count ``count`` scenarios as skipped for ``reason`` and skip the test;
+    in CI as root, fail instead: root has no reason not to run them."""
+    import pytest
+    if os.environ.get("CI") and os.geteuid() == 0:
+        pytest.fail(f"conformance must run in CI: {reason}")
+    STATS.skip(reason, count)
+    pytest.skip(f"CONFORMANCE SKIPPED: {reason}")
 
 
 def assert_conforms(scenario: Scenario, context: str = "") -> None:
-    """check(); fail on any mismatch; skip loudly (fail in CI) without unshare."""
-    import pytest
+    """check(); fail on any mismatch; skip (counted, with the reason) what
+    this run cannot compare."""
     try:
         mismatches = check(scenario)
     except Unsupported as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"conformance must run in CI: {exc}")
-        pytest.skip(f"CONFORMANCE SKIPPED (the kernel side cannot run here): {exc}")
+        skip_scenarios(str(exc))
     assert not mismatches, f"{scenario.name}:\n{context}" + "\n".join(str(m) for m in mismatches)

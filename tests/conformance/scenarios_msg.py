@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from tests.conformance.harness import Recorder, Scenario, Sleepers, as_user
+from tests.conformance.harness import CAPABLE_NEEDS_ROOT, Recorder, Scenario, Sleepers, as_user
 from uipc.uapi import (
     IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT,
     MSG_COPY, MSG_EXCEPT, MSG_INFO, MSG_NOERROR, MSG_STAT, MSG_STAT_ANY,
@@ -79,7 +79,8 @@ def ctl_and_limits(rec: Recorder) -> None:
     do("count limit", lambda: api.msgsnd(a, 1, b"", IPC_NOWAIT))
     do("bad uid", lambda: api.msgctl(a, IPC_SET, dataclasses.replace(
         ds, msg_perm=dataclasses.replace(ds.msg_perm, uid=0xFFFFFFFF))))
-    do("raise qbytes as root", lambda: api.msgctl(a, IPC_SET, dataclasses.replace(ds, msg_qbytes=99999)))
+    rec.real_root("raise qbytes as root", lambda: api.msgctl(a, IPC_SET, dataclasses.replace(
+        ds, msg_qbytes=99999)), CAPABLE_NEEDS_ROOT)  # msgctl_down: capable(CAP_SYS_RESOURCE)
     do("bad cmd", lambda: api.msgctl(a, 99))
     do("neg id", lambda: api.msgctl(-1, IPC_STAT))
     do("ipc_info", lambda: api.msgctl(0, IPC_INFO))

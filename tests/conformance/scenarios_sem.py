@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from tests.conformance.harness import Recorder, Scenario, Sleepers, as_user
+from tests.conformance.harness import CHOWN_NEEDS_ROOT, Recorder, Scenario, Sleepers, as_user
 from uipc.uapi import (
     GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_NOWAIT,
     IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT, SEM_INFO, SEM_STAT, SEM_STAT_ANY, SEM_UNDO,
@@ -50,8 +50,8 @@ def errno_paths(rec: Recorder) -> None:
     do("sem_stat 0", lambda: api.semctl(0, 0, SEM_STAT))
     do("sem_stat_any 1", lambda: api.semctl(1, 0, SEM_STAT_ANY))
     ds = api.semctl(s, 0, IPC_STAT)
-    do("ipc_set", lambda: api.semctl(s, 0, IPC_SET, dataclasses.replace(
-        ds, sem_perm=dataclasses.replace(ds.sem_perm, mode=0o1640, gid=5))))
+    rec.real_root("ipc_set", lambda: api.semctl(s, 0, IPC_SET, dataclasses.replace(
+        ds, sem_perm=dataclasses.replace(ds.sem_perm, mode=0o1640, gid=5))), CHOWN_NEEDS_ROOT)
     do("stat set", lambda: api.semctl(s, 0, IPC_STAT))
     do("rmid", lambda: api.semctl(s, 0, IPC_RMID))
     do("stale", lambda: api.semop(s, [(0, 1, 0)]))

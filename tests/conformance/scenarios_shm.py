@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from tests.conformance.harness import Recorder, Scenario, as_user
+from tests.conformance.harness import CHOWN_NEEDS_ROOT, Recorder, Scenario, as_user
 from uipc.uapi import (
     IPC_CREAT, IPC_EXCL, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT, SHM_INFO, SHM_LOCK,
     SHM_RDONLY, SHM_REMAP, SHM_RND, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK,
@@ -55,8 +55,8 @@ def lifecycle(rec: Recorder) -> None:
     do("stat destroyed", lambda: api.shmctl(s, IPC_STAT))
     t = do("second", lambda: api.shmget(IPC_PRIVATE, 3 * 4096 + 1, 0o600))
     ds = api.shmctl(t, IPC_STAT)
-    do("set", lambda: api.shmctl(t, IPC_SET, dataclasses.replace(
-        ds, shm_perm=dataclasses.replace(ds.shm_perm, mode=0o1604, uid=5))))
+    rec.real_root("set", lambda: api.shmctl(t, IPC_SET, dataclasses.replace(
+        ds, shm_perm=dataclasses.replace(ds.shm_perm, mode=0o1604, uid=5))), CHOWN_NEEDS_ROOT)
     do("stat set", lambda: api.shmctl(t, IPC_STAT))
     do("ipc info", lambda: api.shmctl(0, IPC_INFO))
     do("shm info", lambda: api.shmctl(0, SHM_INFO))

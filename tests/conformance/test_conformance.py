@@ -13,5 +13,5 @@ ALL: list[Scenario] = [*MSG, *SEM, *SHM]
 
 @pytest.mark.kernel_oracle
 @pytest.mark.parametrize("scenario", ALL, ids=lambda s: s.name)
-def test_scenario_matches_the_kernel(scenario: Scenario, daemon) -> None:
+def test_scenario_matches_the_kernel(scenario: Scenario, oracle) -> None:
     assert_conforms(scenario)

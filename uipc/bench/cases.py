@@ -32,11 +32,13 @@ ALL_CPUS = set(range(os.cpu_count() or 1))
 
 @dataclass
 class Env:
-    """What every contender needs: the private daemon and the pinning."""
+    """What every contender needs: the private daemon, the pinning, and where
+    the kernel rows run (uipc.bench.libc: "private", "userns" or "shared")."""
 
     socket: Path
     daemon_pid: int
     pin: bool
+    kernel_ns: str = "private"
 
     def pin_self(self) -> None:
         os.sched_setaffinity(0, {0} if self.pin else ALL_CPUS)
@@ -67,18 +69,22 @@ def _fork(fn: Callable[[], None]) -> int:
     return pid
 
 
-def _in_runner(env: Env, body: Callable[[], Any], unshare: bool = False) -> Any:
-    """Run body() in a fresh process (pinned as asked); return its result."""
+def _in_runner(env: Env, body: Callable[[], Any], ipc: str = "uipc") -> Any:
+    """Run body() in a fresh process (pinned as asked); return its result.
+
+    ``ipc`` is what body uses: "uipc" (a fresh uipc namespace of the bench
+    daemon), "kernel" (the kernel's SysV IPC, where env.kernel_ns says) or
+    "none" (neither: pipes, sockets, shared memory of its own)."""
     import pickle
     r, w = os.pipe()
 
     def run() -> None:
         os.close(r)
         env.pin_self()
-        if unshare:
-            from uipc.bench.libc import unshare_ipc
-            unshare_ipc()
-        else:
+        if ipc == "kernel":
+            from uipc.bench.libc import enter_kernel_ns
+            enter_kernel_ns(env.kernel_ns)
+        elif ipc == "uipc":
             import uipc
             uipc.configure(socket_path=env.socket, namespace="", create_namespace=False)
             uipc.unshare_namespace()
@@ -162,8 +168,8 @@ def uipc_msg_pingpong_batched(env: Env, iters: int) -> Latency:
 
 def kernel_msg_pingpong(env: Env, iters: int) -> Latency:
     def body() -> Latency:
-        from uipc.bench.libc import KernelMsg, check, libc
-        qid = check(libc.msgget(0, 0o600))
+        from uipc.bench.libc import IPC_PRIVATE, KernelMsg, check, libc, msg_rmid
+        qid = check(libc.msgget(IPC_PRIVATE, 0o600))
         m = KernelMsg(qid, MSG)
 
         def ping() -> None:
@@ -176,8 +182,11 @@ def kernel_msg_pingpong(env: Env, iters: int) -> Latency:
                 mm.recv(MSG, 1)
                 mm.send(2, MSG)
 
-        return _pingpong(ping, pong, iters, env)
-    return _in_runner(env, body, unshare=True)
+        try:
+            return _pingpong(ping, pong, iters, env)
+        finally:
+            msg_rmid(qid)  # the namespace may be the machine's: leave nothing behind
+    return _in_runner(env, body, ipc="kernel")
 
 
 def uipc_sem_pingpong(env: Env, iters: int) -> Latency:
@@ -202,8 +211,8 @@ def uipc_sem_pingpong(env: Env, iters: int) -> Latency:
 
 def kernel_sem_pingpong(env: Env, iters: int) -> Latency:
     def body() -> Latency:
-        from uipc.bench.libc import check, libc, sembuf
-        s = check(libc.semget(0, 2, 0o600))
+        from uipc.bench.libc import IPC_PRIVATE, check, libc, sem_rmid, sembuf
+        s = check(libc.semget(IPC_PRIVATE, 2, 0o600))
         up0, down1 = sembuf(0, 1), sembuf(1, -1)
         down0, up1 = sembuf(0, -1), sembuf(1, 1)
         ref = ctypes.byref
@@ -217,8 +226,11 @@ def kernel_sem_pingpong(env: Env, iters: int) -> Latency:
                 check(libc.semop(s, ref(down0), 1))
                 check(libc.semop(s, ref(up1), 1))
 
-        return _pingpong(ping, pong, iters, env)
-    return _in_runner(env, body, unshare=True)
+        try:
+            return _pingpong(ping, pong, iters, env)
+        finally:
+            sem_rmid(s)
+    return _in_runner(env, body, ipc="kernel")
 
 
 def mp_queue_pingpong(env: Env, iters: int) -> Latency:
@@ -240,7 +252,7 @@ def mp_queue_pingpong(env: Env, iters: int) -> Latency:
             b.join_thread()  # os._exit would drop what the feeder thread holds
 
         return _pingpong(ping, pong, iters, env)
-    return _in_runner(env, body, unshare=True)
+    return _in_runner(env, body, ipc="none")
 
 
 def mp_pipe_pingpong(env: Env, iters: int) -> Latency:
@@ -259,7 +271,7 @@ def mp_pipe_pingpong(env: Env, iters: int) -> Latency:
                 there.send_bytes(payload)
 
         return _pingpong(ping, pong, iters, env)
-    return _in_runner(env, body, unshare=True)
+    return _in_runner(env, body, ipc="none")
 
 
 def _frame_sizes() -> tuple[int, int]:
@@ -291,7 +303,7 @@ def echo_floor(env: Env, iters: int) -> Latency:
                 b.sendall(rep)
 
         return _pingpong(ping, pong, iters, env)
-    return _in_runner(env, body, unshare=True)
+    return _in_runner(env, body, ipc="none")
 
 
 #: the client's spin budget in the "client spinning" rows (UIPC_SPIN_US)
@@ -359,7 +371,7 @@ def relay_floor(env: Env, iters: int) -> Latency:
         os.kill(rpid, signal.SIGKILL)
         os.waitpid(rpid, 0)
         return lat
-    return _in_runner(env, body, unshare=True)
+    return _in_runner(env, body, ipc="none")
 
 
 def redis_pingpong(env: Env, iters: int) -> Latency | None:
@@ -400,7 +412,7 @@ def redis_pingpong(env: Env, iters: int) -> Latency | None:
                     cc.lpush("b", payload)
 
             return _pingpong(ping, pong, iters, env)
-        return _in_runner(env, body, unshare=True)
+        return _in_runner(env, body, ipc="none")
     finally:
         proc.terminate()
         proc.wait()
@@ -478,12 +490,20 @@ def uipc_msg_throughput_batched(env: Env, n: int, size: int) -> float:
     return _in_runner(env, body)
 
 
-def kernel_msg_throughput(env: Env, n: int, size: int) -> float:
-    def body() -> float:
-        from uipc.bench.libc import KernelMsg, check, libc, write_sysctl
-        write_sysctl("msgmax", max(size, 8192))
-        write_sysctl("msgmnb", queue_bytes(size))
-        qid = check(libc.msgget(0, 0o600))
+def kernel_msg_throughput(env: Env, n: int, size: int) -> float | None:
+    """None where the machine's kernel.msgmax is below ``size`` and may not
+    be changed (the caller's namespace, not root)."""
+    def body() -> float | None:
+        from uipc.bench.libc import (
+            IPC_PRIVATE, SHARED, KernelMsg, check, libc, msg_rmid, read_sysctl, write_sysctl,
+        )
+        if env.kernel_ns == SHARED:  # the machine's limits: read, never written
+            if read_sysctl("msgmax") < size:
+                return None
+        else:
+            write_sysctl("msgmax", max(size, 8192))
+            write_sysctl("msgmnb", queue_bytes(size))
+        qid = check(libc.msgget(IPC_PRIVATE, 0o600))
         m = KernelMsg(qid, size)
 
         def recv_all(k: int) -> None:
@@ -491,8 +511,11 @@ def kernel_msg_throughput(env: Env, n: int, size: int) -> float:
                 m.recv(size, 0)
 
         sender = KernelMsg(qid, size)
-        return _oneway(lambda: sender.send(1, size), recv_all, n, env)
-    return _in_runner(env, body, unshare=True)
+        try:
+            return _oneway(lambda: sender.send(1, size), recv_all, n, env)
+        finally:
+            msg_rmid(qid)
+    return _in_runner(env, body, ipc="kernel")
 
 
 def mp_queue_throughput(env: Env, n: int, size: int) -> float:
@@ -507,7 +530,7 @@ def mp_queue_throughput(env: Env, n: int, size: int) -> float:
 
         return _oneway(lambda: q.put(payload), recv_all, n, env,
                        flush=lambda: (q.close(), q.join_thread()))
-    return _in_runner(env, body, unshare=True)
+    return _in_runner(env, body, ipc="none")
 
 
 def mp_pipe_throughput(env: Env, n: int, size: int) -> float:
@@ -521,7 +544,7 @@ def mp_pipe_throughput(env: Env, n: int, size: int) -> float:
                 here.recv_bytes()
 
         return _oneway(lambda: there.send_bytes(payload), recv_all, n, env)
-    return _in_runner(env, body, unshare=True)
+    return _in_runner(env, body, ipc="none")
 
 
 # --- shared memory ------------------------------------------------------------------
@@ -532,9 +555,13 @@ def shm_bandwidth(env: Env, total_mb: int, kernel: bool) -> float:
     def body() -> float:
         block = b"\xab" * size
         if kernel:
-            from uipc.bench.libc import check, libc
-            sid = check(libc.shmget(0, size, 0o600))
+            from uipc.bench.libc import IPC_PRIVATE, check, libc, shm_rmid
+            sid = check(libc.shmget(IPC_PRIVATE, size, 0o600))
             addr = libc.shmat(sid, None, 0)
+            # removed now, destroyed at the last detach: at our exit, whatever happens
+            shm_rmid(sid)
+            if addr in (None, ctypes.c_void_p(-1).value):
+                raise OSError(ctypes.get_errno(), "shmat")
             view = memoryview((ctypes.c_char * size).from_address(addr)).cast("B")
         else:
             import uipc
@@ -546,7 +573,7 @@ def shm_bandwidth(env: Env, total_mb: int, kernel: bool) -> float:
         for _ in range(rounds):
             view[:] = block
         return rounds * 16 / (time.perf_counter() - t0)
-    return _in_runner(env, body, unshare=kernel)
+    return _in_runner(env, body, ipc="kernel" if kernel else "uipc")
 
 
 # --- scaling and load ---------------------------------------------------------------

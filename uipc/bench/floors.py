@@ -3,10 +3,10 @@
 Each variant is an echo server in its own process answering a client with
 uipc's frame sizes (a semctl GETVAL request and its reply).  The client is
 the same for all: ``sendall`` then ``recv_into`` until the reply is whole.
-The figures decide the daemon's I/O layer (issue #9 asks for the
-comparison): blocking ``recv`` vs ``recv_into``, SOCK_STREAM vs
-SOCK_SEQPACKET, and the event loops a multi-client daemon could use —
-``select.epoll`` directly, ``selectors``, asyncio and uvloop.
+The figures compare the I/O layers the daemon could use: blocking
+``recv`` vs ``recv_into``, SOCK_STREAM vs SOCK_SEQPACKET, and the event
+loops a multi-client daemon could use — ``select.epoll`` directly,
+``selectors``, asyncio and uvloop.
 
 One more floor is not a socket at all: a request/reply slot in shared memory
 with futex wake-ups, the transport a shared-memory fast path would use.  It
@@ -178,7 +178,7 @@ def floor_variant(env: Env, name: str, iters: int) -> Latency | None:
             pass
         return lat
 
-    return _in_runner(env, body, unshare=True)
+    return _in_runner(env, body, ipc="none")
 
 
 
@@ -270,4 +270,4 @@ def futex_floor(env: Env, iters: int, spin: bool = False) -> Latency | None:
         os.waitpid(spid, 0)
         return lat
 
-    return _in_runner(env, body, unshare=True)
+    return _in_runner(env, body, ipc="none")

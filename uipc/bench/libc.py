@@ -1,8 +1,22 @@
-"""The kernel's SysV IPC through ctypes, minimal, for the kernel rows."""
+"""The kernel's SysV IPC through ctypes, minimal, for the kernel rows.
+
+Where the kernel rows run (:func:`kernel_ns_mode`), best first:
+
+- ``private``: unshare(CLONE_NEWIPC), a fresh IPC namespace whose limits
+  (/proc/sys/kernel/msg*) the row sets as uipc's.  Needs CAP_SYS_ADMIN.
+- ``userns``: unshare(CLONE_NEWUSER | CLONE_NEWIPC) with our uid mapped to 0
+  inside, as ``unshare --map-root-user --ipc`` does: the same fresh,
+  settable namespace for a user who is not root, where the machine allows
+  unprivileged user namespaces.
+- ``shared``: the caller's own IPC namespace.  Every object is made with
+  IPC_PRIVATE (a key no one else can find) and removed when the row ends;
+  the machine's limits stay as they are (changing them needs root).
+"""
 from __future__ import annotations
 
 import ctypes
 import os
+from typing import Callable
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.msgsnd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
@@ -12,7 +26,22 @@ libc.semop.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
 libc.shmget.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_int]
 libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
 libc.shmat.restype = ctypes.c_void_p
+libc.shmdt.argtypes = [ctypes.c_void_p]
+libc.msgctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+libc.shmctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
 CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+IPC_PRIVATE = 0
+IPC_RMID = 0
+PRIVATE, USERNS, SHARED = "private", "userns", "shared"
+#: how each mode isolates the kernel rows, for the table's method notes
+MODE_NOTES = {
+    PRIVATE: "in a private IPC namespace (unshare(CLONE_NEWIPC)), limits set as uipc's",
+    USERNS: "in a private IPC namespace made without root (unshare(CLONE_NEWUSER | "
+            "CLONE_NEWIPC), our uid mapped to 0), limits set as uipc's",
+    SHARED: "in this machine's IPC namespace (a private one is not permitted here): "
+            "IPC_PRIVATE keys, every object removed afterwards, the machine's limits",
+}
 
 
 def check(ret: int) -> int:
@@ -26,9 +55,73 @@ def unshare_ipc() -> None:
     check(libc.unshare(CLONE_NEWIPC))
 
 
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def unshare_user_ipc() -> None:
+    """unshare(CLONE_NEWUSER | CLONE_NEWIPC), then map our uid and gid to 0:
+    root of the new IPC namespace without being root.  setgroups must be
+    denied before an unprivileged process may write gid_map."""
+    uid, gid = os.geteuid(), os.getegid()
+    check(libc.unshare(CLONE_NEWUSER | CLONE_NEWIPC))
+    _write("/proc/self/setgroups", "deny")
+    _write("/proc/self/uid_map", f"0 {uid} 1\n")
+    _write("/proc/self/gid_map", f"0 {gid} 1\n")
+
+
+def enter_kernel_ns(mode: str) -> None:
+    """Move this (single-threaded) process where ``mode`` runs the kernel rows."""
+    if mode == PRIVATE:
+        unshare_ipc()
+    elif mode == USERNS:
+        unshare_user_ipc()
+    elif mode != SHARED:
+        raise ValueError(f"unknown kernel namespace mode {mode!r}")
+
+
+def _works_in_child(fn: Callable[[], None]) -> bool:
+    pid = os.fork()
+    if pid == 0:
+        try:
+            fn()
+        except BaseException:  # noqa: BLE001 - the answer is the exit status
+            os._exit(1)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    return status == 0
+
+
+def kernel_ns_mode() -> str:
+    """The best isolation this user may have for the kernel rows, tried in
+    throw-away children: PRIVATE, USERNS or SHARED."""
+    if _works_in_child(unshare_ipc):
+        return PRIVATE
+    if _works_in_child(lambda: (unshare_user_ipc(), write_sysctl("msgmnb", 16384))):
+        return USERNS
+    return SHARED
+
+
+def read_sysctl(name: str) -> int:
+    with open(f"/proc/sys/kernel/{name}") as f:
+        return int(f.read().split()[0])
+
+
 def write_sysctl(name: str, value: int) -> None:
-    with open(f"/proc/sys/kernel/{name}", "w") as f:
-        f.write(str(value))
+    _write(f"/proc/sys/kernel/{name}", str(value))
+
+
+def msg_rmid(qid: int) -> None:
+    check(libc.msgctl(qid, IPC_RMID, None))
+
+
+def sem_rmid(semid: int) -> None:
+    check(libc.semctl(semid, 0, IPC_RMID))
+
+
+def shm_rmid(shmid: int) -> None:
+    check(libc.shmctl(shmid, IPC_RMID, None))
 
 
 class KernelMsg:
