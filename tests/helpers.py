@@ -1,19 +1,16 @@
 """Helpers shared by the integration tests."""
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import traceback
 from typing import Any, Callable
 
-from uipc import protocol as P
-
 
 def snapshot() -> dict[str, Any]:
-    """The daemon's view of the caller's namespace."""
-    from uipc.client.connection import call
-    return json.loads(call(P.OPS_BY_NAME["introspect"], (0,))[0])
+    """The daemon's view of the caller's namespace (every page of it)."""
+    import uipc
+    return uipc.introspect.namespace()
 
 
 def receivers(msqid: int) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from uipc.uapi.msg import MsgInfo, MsqidDs
 from uipc.uapi.sem import SemidDs, SemInfo
 from uipc.uapi.shm import ShmidDs, ShmInfo, ShmInfoStats
 
-VERSION = 1
+VERSION = 2
 #: the largest frame either side accepts (length field value)
 MAX_FRAME = 16 * 1024 * 1024 + 64
 
@@ -157,9 +157,12 @@ class Op:
 
 OPS: tuple[Op, ...] = (
     Op(0, "hello", "IiI", ("version", "flags", "reserved"), "text", "hello",
-       "First frame of a connection. Tail: the IPC namespace name (UTF-8, empty for the "
-       "initial one). flags bit 0: create the namespace. Result: version u32, the pid the "
-       "daemon sees (SO_PEERCRED) i64, the task id i64."),
+       "First frame of a connection. Tail: the IPC namespace the caller expects (UTF-8; empty: "
+       "wherever the process is, which for a new process is its nearest known ancestor's "
+       "namespace, else the initial one). Naming another namespace joins it (setns: its "
+       "creator or CAP_SYS_ADMIN only). flags bit 0: create the named namespace if missing. "
+       "Result: version u32, the pid the daemon sees (SO_PEERCRED) i64, the task id i64, the "
+       "daemon's boot id u64 (new at every daemon start), the largest frame it accepts u32."),
     Op(1, "msgget", "ii", ("key", "msgflg"), "", "int", "msgget(2)."),
     Op(2, "msgsnd", "iqi", ("msqid", "mtype", "msgflg"), "bytes", "none",
        "msgsnd(2). Tail: mtext."),
@@ -175,8 +178,9 @@ OPS: tuple[Op, ...] = (
        "semctl(2). val: SETVAL's value. Tail: u16[] for SETALL, a packed semid_ds for IPC_SET."),
     Op(8, "shmget", "iQi", ("key", "size", "shmflg"), "", "int", "shmget(2)."),
     Op(9, "shmat", "iQi", ("shmid", "shmaddr", "shmflg"), "", "shmat",
-       "shmat(2). Result: attach_id i64, segsz i64, map_size i64, addr i64, readonly i32, "
-       "remap i32; the segment's memfd arrives with the reply as SCM_RIGHTS."),
+       "shmat(2). Result: attach_id i64, segsz u64, map_size u64, addr u64, readonly i32, "
+       "remap i32; the segment's memfd arrives with the reply as SCM_RIGHTS (O_RDONLY for "
+       "SHM_RDONLY; sealed against resizing)."),
     Op(10, "shmdt", "qi", ("attach_id", "abort"), "", "none",
        "shmdt(2), by the attach id shmat returned. abort=1: the client could not map it "
        "(the count is reverted without touching times or pids)."),
@@ -188,8 +192,15 @@ OPS: tuple[Op, ...] = (
     Op(13, "sysctl", "B", ("write",), "text", "text",
        "Read (write=0) or set (write=1) a sysctl of the caller's namespace. Tail: 'name' or "
        "'name=value'. Result tail: the value."),
-    Op(14, "introspect", "B", ("what",), "text", "text",
-       "Read the daemon's state as JSON (what=0: the caller's namespace; 1: all namespaces)."),
+    Op(14, "introspect", "BBqI", ("what", "section", "cursor", "count"), "text", "text",
+       "One page of the daemon's state, as JSON. what=0: the caller's namespace, section 0 "
+       "processes (cursor: the first pid), 1 msg, 2 sem, 3 shm (cursor: the first id index, "
+       "id % 32768); no tail. what=1: the namespaces the caller may join or lives in, from "
+       "the name in the tail on (cursor 0). count: the most entries wanted, 0 for the "
+       "daemon's page size (at most 256 entries, fewer when they carry many values). "
+       "Result tail: {\"entries\": [...], \"next\": the cursor (or name) the next page "
+       "starts at, null after the last}. Objects the caller cannot read show only what "
+       "/proc/sysvipc shows; see uipc/server/introspect.py."),
     Op(15, "unshare", "I", ("flags",), "text", "text",
        "unshare(CLONE_NEWIPC): move the calling process into a fresh namespace. Tail: its "
        "name (empty: the daemon picks one). Result tail: the name."),
@@ -215,9 +226,9 @@ _ARG_STRUCTS: dict[int, struct.Struct] = {op.code: struct.Struct("<" + op.args) 
 #: header and fixed arguments of each op in one struct: one pack per request
 REQUEST_STRUCTS: dict[int, struct.Struct] = {
     op.code: struct.Struct("<IIH" + op.args) for op in OPS}
-HELLO_RESULT = struct.Struct("<Iqq")
+HELLO_RESULT = struct.Struct("<IqqQI")
 MSG_RESULT = struct.Struct("<q")
-SHMAT_RESULT = struct.Struct("<qqqqii")
+SHMAT_RESULT = struct.Struct("<qQQQii")
 MSGS_COUNT = struct.Struct("<I")
 MSGS_ITEM = struct.Struct("<qI")
 #: messages one msgrcv_many / msgsnd_many may carry (UIO_MAXIOV, sendmmsg's cap)

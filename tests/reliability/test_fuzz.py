@@ -37,7 +37,7 @@ def valid_frames(ns: str) -> list[bytes]:
         P.encode_request(op["sysctl"], 13, (1,), b"kernel.msgmax=100"),
         P.encode_request(op["interrupt"], 14, (4,)),
         P.encode_request(op["fork"], 15, (1,), b"\x01" * 8),
-        P.encode_request(op["introspect"], 16, (0,)),
+        P.encode_request(op["introspect"], 16, (0, 1, 0, 0)),
     ]
 
 

@@ -70,13 +70,8 @@ def _run(q: uipc.MessageQueue) -> int:
 
 
 def _receivers(msqid: int) -> int:
-    import json
-
-    from uipc import protocol as P
-    from uipc.client.connection import call
-    payload, _ = call(P.OPS_BY_NAME["introspect"], (0,))
-    state = json.loads(payload)
-    return sum(len(m["receivers"]) for m in state["msg"] if m["id"] == msqid)
+    import uipc
+    return sum(len(m["receivers"]) for m in uipc.introspect.section("msg") if m["id"] == msqid)
 
 
 if __name__ == "__main__":

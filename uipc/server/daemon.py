@@ -17,7 +17,6 @@ import ctypes
 import errno
 import faulthandler
 import fcntl
-import json
 import logging
 import os
 import select
@@ -34,6 +33,7 @@ from typing import Any, Callable
 from uipc import protocol as P
 from uipc.kernel import BLOCKED, Cred, Kernel, KernelError, Process, Task
 from uipc.kernel.syscalls import SYSCALLS
+from uipc.kernel import sysctl as ksysctl
 from uipc.kernel.namespace import IpcNamespace, ns_capable_owner
 from uipc.kernel.task import CAP_SYS_ADMIN
 from uipc.paths import SYSTEM_DIR, SOCKET_NAME, default_socket
@@ -47,16 +47,22 @@ from uipc.uapi.ipc import IPC_NOWAIT
 log = logging.getLogger("uipc.daemon")
 
 #: replies buffered for a client that does not read them before it is dropped
+#: (and per uid: uipc.quota.reply_bytes)
 MAX_OUTPUT_BUFFER = 64 * 1024 * 1024
 RECV_SIZE = 256 * 1024
 #: frames handled per connection per loop turn, so a flooding client cannot
 #: starve the others: the rest waits for the next turn
 FRAMES_PER_TURN = 32
-#: connections one uid may hold at once (root included: a runaway must not
-#: take the daemon's descriptors from everyone else)
-MAX_CONNECTIONS_PER_UID = 1024
-#: bytes of not-yet-complete frames buffered across all connections
-MAX_PARTIAL_INPUT = 256 * 1024 * 1024
+#: frames one uid's connections get per loop turn, together: 512 connections
+#: of one user take no more turns than one connection of another
+FRAMES_PER_UID_PER_TURN = 64
+#: bytes of not-yet-complete frames buffered across all connections (and per
+#: uid: uipc.quota.input_bytes)
+MAX_PARTIAL_INPUT = 1024 * 1024 * 1024
+#: a freed total this large since the last trim gives memory back (malloc_trim)
+TRIM_AFTER_FREED = 64 * 1024 * 1024
+#: how often one kind of warning may be logged
+LOG_INTERVAL = 10.0
 #: how long the loop polls for the next request before it sleeps (uipc.spin)
 SPIN_US = 50
 _INTERRUPT = P.OPS_BY_NAME["interrupt"].code
@@ -99,15 +105,34 @@ class Poller:
         self._ep.close()
 
 
+class UidLoad:
+    """What one uid's connections hold in the daemon (its fair share)."""
+
+    __slots__ = ("conns", "partial", "out", "frames")
+
+    def __init__(self) -> None:
+        self.conns = 0
+        #: unfinished and held-back input bytes
+        self.partial = 0
+        #: replies written but not read
+        self.out = 0
+        #: frames handled in this loop turn
+        self.frames = 0
+
+
 class Conn:
     """One client connection: one task once it has said hello."""
 
     __slots__ = ("sock", "decoder", "wbuf", "out", "out_bytes", "task", "pid", "uid", "gid",
-                 "peer", "pidfd", "blocked_req", "blocked_op", "blocked_flags", "blocked_more", "deferred", "chain_failed",
+                 "peer", "pidfd", "load", "forked", "blocked_req", "blocked_op", "blocked_flags", "blocked_more", "deferred", "chain_failed",
                  "writing", "closed", "handler")
 
-    def __init__(self, sock: socket.socket, peer: Peer, pidfd: int) -> None:
+    def __init__(self, sock: socket.socket, peer: Peer, pidfd: int, load: UidLoad) -> None:
         self.sock = sock
+        #: the share of the uid it belongs to
+        self.load = load
+        #: it sent its fork report (accepted once)
+        self.forked = False
         #: who connected, as read at accept (procwatch); only ever drops
         self.peer = peer
         #: the peer's pidfd until hello hands it to the process watch (-1 then)
@@ -159,6 +184,9 @@ class Daemon:
         #: pid -> start time of the process the kernel knows by that pid
         self.start_times: dict[int, int] = {}
         self.procwatch = ProcWatch()
+        #: names this daemon instance: a client that reconnects to another
+        #: one (after a restart) knows its ids point at nothing
+        self.boot_id = int.from_bytes(os.urandom(8), "little") or 1
         self._stop = False
         self._listener: socket.socket | None = None
         self._lock_fd = -1
@@ -166,7 +194,16 @@ class Daemon:
         #: connections with complete frames waiting for their turn
         self._backlog: set[Conn] = set()
         self._partial = 0
-        self._per_uid: dict[int, int] = {}
+        self._loads: dict[int, UidLoad] = {}
+        #: uids whose frames this turn are counted (reset every turn)
+        self._turn_uids: list[UidLoad] = []
+        #: a descriptor kept spare, so that a full table still lets the daemon
+        #: accept a connection to tell it so (the classic EMFILE reserve)
+        self._reserve_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        #: when the listener, paused for lack of descriptors, is polled again
+        self._listen_resume: float | None = None
+        self._last_log: dict[str, list[float]] = {}
+        self._freed_since_trim = 0
         self._rbuf = bytearray(RECV_SIZE)
         self._ops = self._build_ops()
         #: connections with replies queued this turn
@@ -227,20 +264,75 @@ class Daemon:
 
     # --- the loop --------------------------------------------------------
     def serve_forever(self) -> None:
-        kernel = self.kernel
         while not self._stop:
-            deadline = kernel.next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - time.time())
-            if self._backlog:
-                timeout = 0.0
+            self.turn()
+
+    def turn(self, max_timeout: float | None = None) -> None:
+        """One turn of the loop: wait for input (at most ``max_timeout``), serve
+        it fairly, advance time, answer."""
+        kernel = self.kernel
+        deadline = kernel.next_deadline()
+        if self._listen_resume is not None:
+            deadline = self._listen_resume if deadline is None else min(deadline,
+                                                                        self._listen_resume)
+        timeout = None if deadline is None else max(0.0, deadline - time.time())
+        if self._backlog:
+            timeout = 0.0
+        if max_timeout is not None:
+            timeout = max_timeout if timeout is None else min(timeout, max_timeout)
+        for load in self._turn_uids:
+            load.frames = 0
+        self._turn_uids.clear()
+        try:
             for handler, mask in self._events(timeout):
                 handler(mask)
             for conn in list(self._backlog):
-                self._serve_frames(conn)
+                self._guarded(conn, self._serve_frames)
+            now = time.time()
+            if self._listen_resume is not None and now >= self._listen_resume:
+                self._resume_listening()
             if deadline is not None:
-                kernel.advance(time.time())
+                kernel.advance(now)
             self._flush_completions()
             self._flush_replies()
+            self._maybe_trim()
+        except Exception:  # a bug in uipc outside any one connection: log it, go on
+            self._warn("loop", "internal error in the daemon's loop", exc_info=True)
+
+    def _guarded(self, conn: "Conn", fn: Callable[["Conn"], None]) -> None:
+        """Serve one connection; whatever goes wrong drops that connection
+        (and is logged), never the daemon."""
+        try:
+            fn(conn)
+        except Exception:
+            self._warn("conn", "internal error serving pid %d; dropping its connection",
+                       conn.pid, exc_info=True)
+            try:
+                self._drop(conn)
+            except Exception:
+                log.exception("cannot drop pid %d's connection", conn.pid)
+
+    def _warn(self, kind: str, msg: str, *args: Any, exc_info: bool = False) -> None:
+        """log.warning, at most once per LOG_INTERVAL per kind (with a count of
+        the ones left out): a flood must not become a flood of log lines."""
+        now = time.monotonic()
+        last = self._last_log.setdefault(kind, [0.0, 0])
+        if now - last[0] < LOG_INTERVAL:
+            last[1] += 1
+            return
+        if last[1]:
+            msg += f" ({int(last[1])} more like it in the last {LOG_INTERVAL:.0f} s)"
+        last[0], last[1] = now, 0
+        log.warning(msg, *args, exc_info=exc_info)
+
+    def _maybe_trim(self) -> None:
+        """Give freed memory back to the system once much has been freed."""
+        freed = self.kernel.take_freed_bytes() + self._freed_since_trim
+        self._freed_since_trim = 0
+        if freed >= TRIM_AFTER_FREED:
+            malloc_trim()
+        else:
+            self._freed_since_trim = freed
 
     def _events(self, timeout: float | None) -> list[tuple[Any, int]]:
         """epoll_wait, polling first for up to the spin budget (uipc.spin)."""
@@ -275,38 +367,81 @@ class Daemon:
                 sock, _ = self._listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:  # EMFILE and friends: keep serving the others
-                log.warning("accept failed: %s", exc)
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE):
+                    self._out_of_descriptors(exc)
+                else:
+                    self._warn("accept", "accept failed: %s", exc)
                 return
-            sock.setblocking(False)
             try:
-                # identity now, before the peer can hand the socket on or exec
-                peer, pidfd = self.procwatch.identify(sock)
-            except (IdentityError, OSError) as exc:
-                err, detail = ((exc.errno, exc.detail) if isinstance(exc, IdentityError)
-                               else (errno.EIO, str(exc)))
-                log.info("refusing a connection: %s", detail)
-                try:
-                    sock.send(P.encode_error(0, err, detail))
-                except OSError:
-                    pass
+                self._admit(sock)
+            except Exception:
+                self._warn("admit", "internal error admitting a connection", exc_info=True)
                 sock.close()
-                continue
-            uid = peer.uid
-            if self._per_uid.get(uid, 0) >= MAX_CONNECTIONS_PER_UID:
-                log.warning("uid %d holds %d connections; refusing another", uid, MAX_CONNECTIONS_PER_UID)
-                try:
-                    sock.send(P.encode_error(0, errno.EMFILE, f"uid {uid} has "
-                                             f"{MAX_CONNECTIONS_PER_UID} connections open"))
-                except OSError:
-                    pass
-                sock.close()
-                os.close(pidfd)
-                continue
-            self._per_uid[uid] = self._per_uid.get(uid, 0) + 1
-            conn = Conn(sock, peer, pidfd)
-            conn.handler = lambda m, c=conn: self._on_conn(c, m)
-            self.sel.register(sock, READ, conn.handler)
+
+    def _admit(self, sock: socket.socket) -> None:
+        """A new connection: who it is (now, before the peer can hand the socket
+        on or exec), whether its uid may have one more; then serve it."""
+        sock.setblocking(False)
+        try:
+            peer, pidfd = self.procwatch.identify(sock)
+        except (IdentityError, OSError) as exc:
+            err, detail = ((exc.errno, exc.detail) if isinstance(exc, IdentityError)
+                           else (exc.errno or errno.EIO, f"cannot identify the peer: {exc}"))
+            self._warn("identify", "refusing a connection: %s", detail)
+            _refuse(sock, err, detail)
+            return
+        load = self._loads.get(peer.uid)
+        if load is None:
+            load = self._loads[peer.uid] = UidLoad()
+        limit = self.kernel.quota.limits.connections
+        if load.conns >= limit:
+            self._warn(f"conns{peer.uid}", "uid %d holds %d connections; refusing another",
+                       peer.uid, limit)
+            os.close(pidfd)
+            _refuse(sock, errno.EMFILE, f"uid {peer.uid} has {limit} connections open "
+                    "(uipc.quota.connections)")
+            return
+        load.conns += 1
+        conn = Conn(sock, peer, pidfd, load)
+        conn.handler = lambda m, c=conn: self._guarded(c, lambda c: self._on_conn(c, m))
+        self.sel.register(sock, READ, conn.handler)
+
+    def _out_of_descriptors(self, exc: OSError) -> None:
+        """accept() found the descriptor table full.  Spend the spare
+        descriptor on telling one waiting client so (instead of leaving it
+        hanging), then stop polling the listener until a descriptor is freed
+        or a moment has passed: no busy loop, no flood of log lines."""
+        self._warn("emfile", "out of descriptors (%s): new connections wait", exc.strerror)
+        assert self._listener is not None
+        if self._reserve_fd >= 0:
+            os.close(self._reserve_fd)
+            self._reserve_fd = -1
+            try:
+                sock, _ = self._listener.accept()
+                _refuse(sock, errno.EMFILE, "the uipc daemon is out of file descriptors; "
+                        "try again later")
+            except OSError:
+                pass
+            try:
+                self._reserve_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                pass
+        if self._listen_resume is None:
+            self.sel.modify(self._listener, 0)
+        self._listen_resume = time.time() + 0.1
+
+    def _resume_listening(self) -> None:
+        """A descriptor may be free again: poll the listener (and the spare)."""
+        if self._listen_resume is None or self._listener is None:
+            return
+        self._listen_resume = None
+        if self._reserve_fd < 0:
+            try:
+                self._reserve_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                pass
+        self.sel.modify(self._listener, READ)
 
     def _on_conn(self, conn: Conn, mask: int) -> None:
         if mask & WRITE:
@@ -318,9 +453,25 @@ class Daemon:
             if conn.wbuf:
                 self._flush(conn)
 
+    def _turn_budget(self, conn: Conn) -> int:
+        """Frames this connection may run now: its own cap per turn, within
+        what its uid has left of FRAMES_PER_UID_PER_TURN."""
+        load = conn.load
+        if not load.frames:
+            self._turn_uids.append(load)
+        return min(FRAMES_PER_TURN, FRAMES_PER_UID_PER_TURN - load.frames)
+
+    def _charge_input(self, conn: Conn, delta: int) -> None:
+        """Bytes of input buffered for a connection (unfinished frames and
+        held-back requests), counted for the daemon and for its uid."""
+        self._partial += delta
+        conn.load.partial += delta
+
     def _read(self, conn: Conn) -> None:
         if conn in self._backlog:
             return  # frames are still waiting for their turn: read more later
+        if self._turn_budget(conn) <= 0:
+            return  # its uid had its share of this turn: the socket stays readable
         try:
             # recv_into one preallocated buffer: recv(256 KiB) would malloc
             # (mmap) and fault in a fresh buffer on every read
@@ -338,14 +489,16 @@ class Daemon:
             # decoder (a length that fills the read is within bounds)
             length, req_id, code = _REQ_HEADER(self._rbuf)
             if length + 4 == n and code != _INTERRUPT:
+                conn.load.frames += 1
                 self._handle(conn, req_id, code, bytes(self._rview[_REQ_HDR:n]))
                 return
-        self._partial += n
+        self._charge_input(conn, n)
         conn.decoder.feed(self._rview[:n])
         self._serve_frames(conn)
 
     def _serve_frames(self, conn: Conn) -> None:
-        """Run up to FRAMES_PER_TURN requests of a connection, in order.
+        """Run the requests of a connection in order, as many as its turn
+        budget allows (_turn_budget); the rest wait in the backlog.
 
         Requests behind a blocked one are held back (``deferred``) until it
         completes; an ``interrupt`` is acted on at once, wherever it is.
@@ -354,12 +507,12 @@ class Daemon:
         deferred = conn.deferred
         handle = self._handle
         before = decoder.buffered
-        budget = FRAMES_PER_TURN
+        budget = allowed = max(0, self._turn_budget(conn))
         while budget:
             budget -= 1
             if deferred and conn.blocked_op is None:
                 frame = deferred.popleft()
-                self._partial -= len(frame[2]) + DEFERRED_OVERHEAD
+                self._charge_input(conn, -(len(frame[2]) + DEFERRED_OVERHEAD))
                 handle(conn, *frame)
             else:
                 try:
@@ -376,21 +529,24 @@ class Daemon:
                     self._interrupt(conn, payload)
                 elif conn.blocked_op is not None or deferred:
                     deferred.append(frame)
-                    self._partial += len(payload) + DEFERRED_OVERHEAD
+                    self._charge_input(conn, len(payload) + DEFERRED_OVERHEAD)
                 else:
                     handle(conn, req_id, code, payload)
             if conn.closed:
                 break
-        self._partial -= before - decoder.buffered
+        conn.load.frames += allowed - max(budget, 0)
+        self._charge_input(conn, decoder.buffered - before)
         if conn.closed:
             return
         if budget == 0 or (deferred and conn.blocked_op is None):
             self._backlog.add(conn)
         else:
             self._backlog.discard(conn)
-        if self._partial > MAX_PARTIAL_INPUT:
-            log.warning("%d bytes of unfinished frames buffered; dropping pid %d's connection",
-                        self._partial, conn.pid)
+        limit = self.kernel.quota.limits.input_bytes
+        if conn.load.partial > limit or self._partial > MAX_PARTIAL_INPUT:
+            self._warn("partial", "uid %d has %d bytes of unfinished frames buffered (quota "
+                       "uipc.quota.input_bytes %d; all uids %d); dropping pid %d's connection",
+                       conn.uid, conn.load.partial, limit, self._partial, conn.pid)
             self._drop(conn)
 
     # --- requests --------------------------------------------------------
@@ -427,11 +583,10 @@ class Daemon:
         special = {
             "msgrcv_many": msgrcv_many,
             "msgsnd_many": msgsnd_many,
-            "sysctl": lambda task, args, tail: introspect.sysctl(task.ns, args[0], tail.decode()),
+            "sysctl": lambda task, args, tail: ksysctl.request(task.ns, task.cred, args[0], tail.decode()),
             "fork": lambda task, args, tail: self._fork_child(task, args[0], tail),
             "unshare": lambda task, args, tail: kernel.unshare_ipc(task.process, tail.decode()).name,
-            "introspect": lambda task, args, tail: json.dumps(
-                introspect.snapshot(kernel, task.ns) if args[0] == 0 else introspect.namespaces(kernel)),
+            "introspect": lambda task, args, tail: introspect.request(kernel, task, args, tail),
         }
         table = {}
         for op in P.OPS:
@@ -512,7 +667,7 @@ class Daemon:
         held = list(deferred)
         deferred.clear()
         for _, _, data in held:
-            self._partial -= len(data) + DEFERRED_OVERHEAD
+            self._charge_input(conn, -(len(data) + DEFERRED_OVERHEAD))
         if conn.blocked_op is not None and conn.task is not None:
             self.kernel.interrupt(conn.task, time.time())
             self._flush_completions()
@@ -586,9 +741,26 @@ class Daemon:
         return done
 
     def _reply_shmat(self, conn: Conn, req_id: int, result: Any) -> None:
-        fd = self.kernel.shm_allocator.fd_of(result.handle, result.readonly)
-        payload = P.SHMAT_RESULT.pack(result.attach_id, result.size, result.map_size,
-                                      result.addr, int(result.readonly), int(result.remap))
+        """Answer a shmat with its descriptor (SCM_RIGHTS).
+
+        The descriptor is made last and closed whatever happens: once sent,
+        the client holds its own copy.  If the reply cannot be made (no
+        descriptor left, a field out of range), the attachment the kernel
+        counted is reverted, as do_shmat's error path does (shmdt with
+        abort), and the error goes up to _complete, which answers it.
+        """
+        try:
+            payload = P.SHMAT_RESULT.pack(result.attach_id, result.size, result.map_size,
+                                          result.addr, int(result.readonly), int(result.remap))
+            fd = self.kernel.shm_allocator.fd_of(result.handle, result.readonly)
+        except BaseException:
+            try:
+                if conn.task is not None:
+                    self.kernel.syscall(conn.task, SYSCALLS["shmdt"], result.attach_id, 1,
+                                        now=time.time())
+            except KernelError:
+                pass  # already gone (the process exited): nothing left to revert
+            raise
         try:
             self._send(conn, P.encode_reply(req_id, payload), [fd])
         finally:
@@ -633,7 +805,8 @@ class Daemon:
         except UnicodeDecodeError:
             self._send(conn, P.encode_error(req_id, errno.EINVAL, "namespace name is not UTF-8"))
             return
-        self._send(conn, P.encode_reply(req_id, P.HELLO_RESULT.pack(P.VERSION, conn.pid, task.tid)))
+        self._send(conn, P.encode_reply(req_id, P.HELLO_RESULT.pack(
+            P.VERSION, conn.pid, task.tid, self.boot_id, P.MAX_FRAME)))
 
     def _attach_task(self, conn: Conn, ns_name: str, create: bool) -> Task:
         """The connection becomes a task of its process (a new process is
@@ -655,6 +828,7 @@ class Daemon:
             self.start_times[peer.pid] = peer.start_time
             self.sel.register(pidfd, READ, lambda m, pid=peer.pid: self._process_exited(pid))
         elif ns_name and proc.ns.name != ns_name:
+            self._check_setns(ns_name, cred)
             raise KernelError(errno.EINVAL, f"process {conn.pid} lives in namespace "
                               f"{proc.ns.name!r}, not {ns_name!r}")
         task = kernel.new_task(proc, cred)
@@ -676,11 +850,15 @@ class Daemon:
                 break
         if not name or name == inherited.name:
             return inherited
-        ns = kernel.namespaces.get(name)
-        if ns is None:
-            if not create:
-                raise KernelError(errno.ENOENT, f"no IPC namespace named {name!r}")
+        if name not in kernel.namespaces and create:
             return kernel.create_namespace(name, peer.uid)
+        return self._check_setns(name, cred)
+
+    def _check_setns(self, name: str, cred: Cred) -> IpcNamespace:
+        """The namespace ``name``, if ``cred`` may join it (setns)."""
+        ns = self.kernel.namespaces.get(name)
+        if ns is None:
+            raise KernelError(errno.ENOENT, f"no IPC namespace named {name!r}")
         if not ns_capable_owner(ns, cred, CAP_SYS_ADMIN):
             raise KernelError(errno.EPERM, f"joining IPC namespace {name!r} (setns) needs its "
                               f"creator's uid ({ns.owner_uid}) or CAP_SYS_ADMIN")
@@ -692,8 +870,13 @@ class Daemon:
             raise P.ProtocolError("attach ids are i64s")
         ppid, _ = parent_of(task.pid)
         parent = self.kernel.processes.get(parent_pid)
-        if ppid != parent_pid or parent is None:
+        _, parent_started = parent_of(parent_pid)
+        if (ppid != parent_pid or parent is None
+                or self.start_times.get(parent_pid) != parent_started):
             raise KernelError(errno.EPERM, f"pid {parent_pid} is not the parent of {task.pid}")
+        if len(tail) // 8 > len(parent.shm_attachments):
+            raise KernelError(errno.EINVAL, f"{len(tail) // 8} attachments reported; the parent "
+                              f"holds {len(parent.shm_attachments)}")
         ids = [int.from_bytes(tail[i:i + 8], "little", signed=True) for i in range(0, len(tail), 8)]
         self.kernel.fork_process(parent, task.process, ids, time.time())
         return None
@@ -743,12 +926,19 @@ class Daemon:
     def _close(self, conn: Conn) -> None:
         if not conn.closed:
             conn.closed = True
-            self._per_uid[conn.uid] -= 1
+            conn.load.conns -= 1
+            conn.load.out -= conn.out_bytes
+            self._resume_listening()  # a descriptor is free
             self._backlog.discard(conn)
-            self._partial -= conn.decoder.buffered + sum(
-                len(f[2]) + DEFERRED_OVERHEAD for f in conn.deferred)
+            self._charge_input(conn, -(conn.decoder.buffered + sum(
+                len(f[2]) + DEFERRED_OVERHEAD for f in conn.deferred)))
             conn.deferred.clear()
             conn.wbuf.clear()
+            for _, fds in conn.out:  # descriptors of replies it never took
+                for fd in fds:
+                    os.close(fd)
+            conn.out.clear()
+            conn.out_bytes = 0
             if conn.pidfd >= 0:
                 os.close(conn.pidfd)
                 conn.pidfd = -1
@@ -813,8 +1003,12 @@ class Daemon:
                 data, fds = data[sent:], None
         conn.out.append((memoryview(data), [os.dup(fd) for fd in fds] if fds else []))
         conn.out_bytes += len(data)
-        if conn.out_bytes > MAX_OUTPUT_BUFFER:
-            log.warning("pid %d does not read its replies; dropping the connection", conn.pid)
+        conn.load.out += len(data)
+        limit = self.kernel.quota.limits.reply_bytes
+        if conn.out_bytes > MAX_OUTPUT_BUFFER or conn.load.out > limit:
+            self._warn("unread", "pid %d (uid %d) does not read its replies (%d bytes; its uid's "
+                       "%d, quota uipc.quota.reply_bytes %d); dropping the connection",
+                       conn.pid, conn.uid, conn.out_bytes, conn.load.out, limit)
             self._drop(conn)
             return
         if not conn.writing:
@@ -834,6 +1028,7 @@ class Daemon:
             for fd in fds:
                 os.close(fd)
             conn.out_bytes -= sent
+            conn.load.out -= sent
             if sent < len(data):
                 conn.out[0] = (data[sent:], [])
                 return
@@ -841,6 +1036,23 @@ class Daemon:
         if conn.writing and not conn.closed:
             conn.writing = False
             self.sel.modify(conn.sock, READ)
+
+
+def _refuse(sock: socket.socket, err: int, detail: str) -> None:
+    """Answer a connection we will not serve with one error frame, and close it."""
+    try:
+        sock.send(P.encode_error(0, err, detail))
+    except OSError:
+        pass
+    sock.close()
+
+
+def malloc_trim() -> bool:
+    """glibc's malloc_trim(0): return free heap pages to the system."""
+    try:
+        return bool(ctypes.CDLL(None).malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
 
 
 def prepare_socket_dir(path: Path, *, system: bool) -> None:
@@ -896,9 +1108,24 @@ _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
 
+def raise_nofile_limit() -> int:
+    """Raise RLIMIT_NOFILE's soft limit to its hard limit: every segment and
+    every connection holds a descriptor here.  Returns the new soft limit."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
 def run(socket_path: Path, *, system: bool, ready_fd: int = -1, verbose: bool = False,
         spin_us: int = SPIN_US) -> int:
     keep_freed_memory()
+    raise_nofile_limit()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="uipc-daemon[%(process)d] %(levelname)s %(message)s")
     daemon = Daemon(socket_path, system=system, spin_us=spin_us)
