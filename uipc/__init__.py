@@ -17,7 +17,9 @@ from uipc.client.classes import MessageQueue, key_from_name
 from uipc.client.memory import SharedMemory
 from uipc.client.semaphore import Semaphore, SemaphoreSet
 from uipc.client.shm import shm_view, shmat, shmctl, shmdt, shmget
-from uipc.client.connection import UipcConnectionError, configure, unshare_namespace
+from uipc.client.connection import (
+    DaemonRestarted, UipcConnectionError, UntrustedDaemon, configure, unshare_namespace,
+)
 from uipc.client import introspect, sysctl
 from uipc.client.syscalls import (
     msgctl, msgget, msgrcv, msgsnd, semctl, semget, semop, semtimedop,

@@ -126,7 +126,7 @@ def test_claimed_identity_is_ignored(system_daemon: DaemonProc) -> None:
         dec = P.FrameDecoder(reply=True)
         while (f := dec.next_frame()) is P.NEED_DATA:
             dec.feed(s.recv(4096))
-        _, pid_seen, _ = P.HELLO_RESULT.unpack_from(f[2])  # type: ignore[index]
+        _, pid_seen, *_ = P.HELLO_RESULT.unpack_from(f[2])  # type: ignore[index]
         s.close()
         return pid_seen, os.getpid()
 

@@ -13,6 +13,7 @@ import uipc
 from tests.conftest import reset_client, start_daemon, stop_daemon, wait_until
 from tests.helpers import Child
 from uipc import protocol as P
+from uipc.kernel.quota import QuotaLimits
 from uipc.server import daemon as D
 
 
@@ -76,16 +77,17 @@ def test_connections_per_uid_are_capped(monkeypatch, tmp_path) -> None:
     import sys
     path = tmp_path / "uipc.sock"
     r, w = os.pipe()
-    code = ("import sys, uipc.server.daemon as D; D.MAX_CONNECTIONS_PER_UID = 5; "
-            "sys.exit(D.main(sys.argv[1:]))")
-    proc = subprocess.Popen([sys.executable, "-c", code, "--socket", str(path), "--ready-fd", str(w)],
-                            pass_fds=(w,))
+    proc = subprocess.Popen([sys.executable, "-m", "uipc.server", "--socket", str(path),
+                             "--ready-fd", str(w)], pass_fds=(w,))
     os.close(w)
     with os.fdopen(r, "rb") as pipe:
         assert pipe.readline() == b"ready\n"
     held = []
+    saved = reset_client(socket=str(path))
     try:
-        for _ in range(5):
+        uipc.sysctl.set("uipc.quota.connections", 5)  # this connection is one of the five
+        assert uipc.sysctl.get("uipc.quota.connections") == "5"
+        for _ in range(4):
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             s.connect(str(path))
             held.append(s)
@@ -100,6 +102,7 @@ def test_connections_per_uid_are_capped(monkeypatch, tmp_path) -> None:
     finally:
         for s in held:
             s.close()
+        reset_client(**saved)
         proc.terminate()
         proc.wait(10)
 
@@ -127,11 +130,15 @@ def test_daemon_restart_gives_a_clear_error_then_reconnects(tmp_path) -> None:
             uipc.msgsnd(q, 1, b"x")
         assert isinstance(info.value, ConnectionResetError)
         d = start_daemon(tmp_path)
+        # the old id would now name nothing (or someone else's new queue): the
+        # first call on the new instance says so instead of reusing it
+        with pytest.raises(uipc.DaemonRestarted, match="restarted"):
+            uipc.msgsnd(q, 1, b"x")
         assert uipc.msgget(uipc.IPC_PRIVATE, 0o600) == 0  # a fresh kernel: ids start over
     finally:
         stop_daemon(d)
         reset_client(**saved)
-    assert D.MAX_CONNECTIONS_PER_UID >= 1024
+    assert QuotaLimits().connections >= 1024
 
 
 @pytest.mark.parametrize("owner, mode, system", [(1000, 0o700, False), (0, 0o755, False), (0, 0o777, True)])

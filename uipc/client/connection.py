@@ -10,6 +10,16 @@ A signal that interrupts a blocked call (Ctrl-C) is forwarded as an
 ``interrupt`` frame; the daemon completes the request with EINTR (or with
 its result if it finished first), we read that reply so the stream stays in
 step, and the signal's exception propagates: no ghost waiter is left behind.
+
+Whom we talk to is checked, not assumed: the socket's directory must be
+ours (or root's) and closed to others, and the process at the other end
+must run as our uid or as root (SO_PEERCRED), so nobody can plant a fake
+daemon where ours would be.  A connection carries the credentials the
+process had when it connected; when they change (setuid, setgroups) the
+next call opens a new one, so a process that dropped privileges does not
+keep using them.  Each daemon instance has a boot id: a connection that
+comes back to a different instance (the daemon restarted, every object is
+gone) fails its first call with :class:`DaemonRestarted`.
 """
 from __future__ import annotations
 
@@ -23,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from uipc import protocol as P
-from uipc.paths import default_socket
+from uipc.paths import SYSTEM_DIR, default_socket, user_dir
 from uipc.spin import Spin
 
 
@@ -44,6 +54,63 @@ class UipcConnectionError(ConnectionResetError):
 
 class DaemonNotRunning(ConnectionRefusedError):
     """Nothing listens at the socket (and autostart is off or failed)."""
+
+
+class DaemonRestarted(UipcConnectionError):
+    """The daemon this process talked to was replaced by a new instance:
+    every object, id and attachment from before is gone.  Raised once, by the
+    first call on the new instance; later calls go through."""
+
+
+class UntrustedDaemon(PermissionError):
+    """The socket or its directory is controlled by someone else."""
+
+
+_PEERCRED = struct.Struct("3i")
+
+
+def creds() -> tuple[Any, ...]:
+    """This process's credentials, compared before each call (three cheap
+    syscalls): a connection opened under others is not used."""
+    return os.getresuid(), os.getresgid(), os.getgroups()
+
+
+def check_socket_dir(directory: Path) -> None:
+    """Refuse a socket directory someone else could have prepared.
+
+    Ours or root's, a real directory, and not writable by others (sticky
+    directories such as /tmp excepted, where the daemon's own credentials are
+    checked after connecting).  The per-user directory must be ours and 0700,
+    as the daemon makes it.
+    """
+    euid = os.geteuid()
+    try:
+        st = os.lstat(directory)
+    except FileNotFoundError:
+        return  # nothing listens there: connect fails with DaemonNotRunning
+    import stat as S
+    if not S.S_ISDIR(st.st_mode):
+        raise UntrustedDaemon(errno.EPERM, f"uipc: {directory} is not a directory; refusing it")
+    if directory == user_dir() and (st.st_uid != euid or st.st_mode & 0o077):
+        raise UntrustedDaemon(errno.EPERM, f"uipc: {directory} belongs to uid {st.st_uid} with "
+                              f"mode {st.st_mode & 0o777:03o}; it must be ours (uid {euid}) and "
+                              "0700: someone else may have made it. Remove it to go on.")
+    if st.st_uid not in (euid, 0):
+        raise UntrustedDaemon(errno.EPERM, f"uipc: {directory} belongs to uid {st.st_uid}, "
+                              f"neither us (uid {euid}) nor root; refusing it")
+    if st.st_mode & 0o022 and not st.st_mode & S.S_ISVTX:
+        raise UntrustedDaemon(errno.EPERM, f"uipc: {directory} (mode {st.st_mode & 0o777:03o}) "
+                              "is writable by others; refusing it")
+
+
+def check_daemon_peer(sock: socket.socket, path: str) -> None:
+    """The process listening must be our uid or root; the system daemon root."""
+    pid, uid, _ = _PEERCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED,
+                                                   _PEERCRED.size))
+    allowed = (0,) if Path(path).parent == SYSTEM_DIR else (os.geteuid(), 0)
+    if uid not in allowed:
+        raise UntrustedDaemon(errno.EPERM, f"uipc: the process at {path} (pid {pid}) runs as "
+                              f"uid {uid}, not as us or root: refusing to talk to it")
 
 
 def syscall_error(status: int, detail: str) -> OSError:
@@ -71,9 +138,15 @@ class Connection:
         self._big = bytearray()
         #: the request id in flight, for interrupts sent from another thread
         self.pending: int | None = None
+        #: the process's credentials when it connected (the daemon's view of us)
+        self.creds = creds()
+        #: the largest frame the daemon takes (from hello)
+        self.max_frame = P.MAX_FRAME
+        check_socket_dir(Path(self.path).parent)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         try:
             sock.connect(self.path)
+            check_daemon_peer(sock, self.path)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             sock.close()
             raise DaemonNotRunning(exc.errno, f"no uipc daemon listens at {self.path}") from None
@@ -81,12 +154,18 @@ class Connection:
             sock.close()
             raise
         self.sock = sock
-        payload, _ = self.call(P.OPS_BY_NAME["hello"], (P.VERSION, int(create_namespace), 0),
-                               namespace.encode())
-        version, self.daemon_pid_seen, self.tid = P.HELLO_RESULT.unpack_from(payload)
-        if version != P.VERSION:
+        try:
+            payload, _ = self.call(P.OPS_BY_NAME["hello"], (P.VERSION, int(create_namespace), 0),
+                                   namespace.encode())
+            version = P.LENGTH.unpack_from(payload)[0] if len(payload) >= 4 else 0
+            if version != P.VERSION or len(payload) != P.HELLO_RESULT.size:
+                raise UipcConnectionError(errno.EPROTO, f"daemon speaks protocol {version}, we "
+                                          f"speak {P.VERSION}: restart it (uipc daemon --stop)")
+        except BaseException:
             self.close()
-            raise UipcConnectionError(errno.EPROTO, f"daemon speaks protocol {version}, we speak {P.VERSION}")
+            raise
+        _, self.daemon_pid_seen, self.tid, self.boot_id, self.max_frame = \
+            P.HELLO_RESULT.unpack_from(payload)
 
     def close(self) -> None:
         self.sock.close()
@@ -95,6 +174,8 @@ class Connection:
         """Send one request and wait for its reply.  Raises OSError on error status."""
         req_id = self._next_id = self._next_id % 0xFFFFFFFF + 1  # never 0
         st = P.REQUEST_STRUCTS[op.code]
+        if st.size - 4 + len(tail) > self.max_frame:
+            raise self._too_big(op, st.size + len(tail))
         try:
             frame = st.pack(st.size - 4 + len(tail), req_id, op.code, *args)
         except struct.error as exc:
@@ -116,6 +197,11 @@ class Connection:
                 os.close(fd)
             raise syscall_error(status, payload.decode("utf-8", "replace"))
         return payload, fds
+
+    def _too_big(self, op: P.Op, size: int) -> OSError:
+        return OSError(errno.EINVAL, f"{os.strerror(errno.EINVAL)} ({op.name}: a request of "
+                       f"{size} bytes exceeds the uipc daemon's frame limit ({self.max_frame} "
+                       "bytes): messages that large are not supported)")
 
     def _send_frame(self, frame: bytes, tail: bytes | memoryview) -> None:
         try:
@@ -245,6 +331,8 @@ class Connection:
             req_id = self._next_id = self._next_id % 0xFFFFFFFF + 1
             index[req_id] = len(index)
             st = P.REQUEST_STRUCTS[op.code]
+            if st.size - 4 + len(tail) > self.max_frame:
+                raise self._too_big(op, st.size + len(tail))
             try:
                 frames.append(st.pack(st.size - 4 + len(tail), req_id, op.code | flags, *args))
             except struct.error as exc:
@@ -334,12 +422,17 @@ def current_socket() -> Path:
 
 
 def get_connection() -> Connection:
-    """This thread's connection, opened (and the daemon started) on first use."""
-    conn: Connection | None = getattr(_local, "conn", None)
-    if conn is not None and conn.pid == _pid:
-        return conn
-    if conn is not None:  # inherited across fork(): it belongs to the parent
-        conn.close()
+    """This thread's connection, opened (and the daemon started) on first use.
+
+    A connection inherited across fork() belongs to the parent, and one
+    opened under other credentials speaks for them: either is replaced (the
+    new one first, so the process never has none while it has attachments).
+    Raises DaemonRestarted once if the daemon is not the instance this
+    process talked to before.
+    """
+    old: Connection | None = getattr(_local, "conn", None)
+    if old is not None and old.pid == _pid and old.creds == creds():
+        return old
     path = current_socket()
     ns, create = _namespace_args()
     try:
@@ -348,8 +441,24 @@ def get_connection() -> Connection:
         from uipc.client.control import ensure_daemon
         ensure_daemon(path)
         conn = Connection(path, ns, create, _spin_us())
+    if old is not None:
+        old.close()
     _local.conn = conn
+    _check_boot(conn)
     return conn
+
+
+#: socket path -> boot id of the daemon instance this process last talked to
+_boot_ids: dict[str, int] = {}
+
+
+def _check_boot(conn: Connection) -> None:
+    seen = _boot_ids.get(conn.path)
+    _boot_ids[conn.path] = conn.boot_id
+    if seen is not None and seen != conn.boot_id:
+        raise DaemonRestarted(errno.ECONNRESET, f"the uipc daemon at {conn.path} restarted (boot "
+                              f"id {seen:#x}, now {conn.boot_id:#x}): every object, id and "
+                              "attachment from before is gone; later calls use the new daemon")
 
 
 def drop_connection() -> None:
@@ -363,7 +472,7 @@ def drop_connection() -> None:
 def call(op: P.Op, args: tuple[Any, ...], tail: bytes = b"") -> tuple[bytes, list[int]]:
     """Run one request on this thread's connection."""
     conn = getattr(_local, "conn", None)
-    if conn is None or conn.pid != _pid:
+    if conn is None or conn.pid != _pid or conn.creds != creds():
         conn = get_connection()
     try:
         return conn.call(op, args, tail)
@@ -375,7 +484,7 @@ def call(op: P.Op, args: tuple[Any, ...], tail: bytes = b"") -> tuple[bytes, lis
 def call_many(requests: list[tuple[P.Op, tuple[Any, ...], bytes, int]]) -> list[bytes | OSError | None]:
     """Run a batch of requests on this thread's connection (Connection.call_many)."""
     conn = getattr(_local, "conn", None)
-    if conn is None or conn.pid != _pid:
+    if conn is None or conn.pid != _pid or conn.creds != creds():
         conn = get_connection()
     try:
         return conn.call_many(requests)

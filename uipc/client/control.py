@@ -22,9 +22,13 @@ def ensure_daemon(path: Path) -> None:
     if os.environ.get("UIPC_NO_AUTOSTART") == "1" or os.environ.get("UIPC_SYSTEM") == "1":
         from uipc.client.connection import DaemonNotRunning
         raise DaemonNotRunning(errno.ENOENT, f"no uipc daemon at {path} (autostart is disabled)")
+    from uipc.client.connection import check_socket_dir
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    check_socket_dir(path.parent)  # before anything is written there
     r, w = os.pipe()
-    log = open(str(path) + ".log", "ab")
+    # never through a planted symlink; only we can write in the checked directory
+    log = os.fdopen(os.open(str(path) + ".log", os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                            | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), "ab")
     try:
         subprocess.Popen(
             [sys.executable, "-m", "uipc.server", "--socket", str(path), "--ready-fd", str(w)],

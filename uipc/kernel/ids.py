@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass
-from typing import Callable, Generic, Iterator, Protocol, TypeVar
+from typing import Any, Callable, Generic, Iterator, Protocol, TypeVar
 
 from uipc.kernel.errors import KernelError
 from uipc.kernel.task import CAP_IPC_OWNER, CAP_SYS_ADMIN, Cred
@@ -86,6 +86,9 @@ class IpcIds(Generic[T]):
         self._idr: dict[int, T] = {}
         self._idr_next = 0  # idr->idr_next, for idr_alloc_cyclic
         self._keys: dict[int, T] = {}
+        #: per-uid charges for new objects (uipc.kernel.quota), set by the
+        #: kernel that owns the namespace; None: unaccounted
+        self.quota: Any = None
 
     # --- the idr -------------------------------------------------------
     def _lowest_free(self, start: int, max_: int) -> int | None:
@@ -143,12 +146,16 @@ class IpcIds(Generic[T]):
         if self.in_use >= limit:
             raise KernelError(errno.ENOSPC, f"{self.in_use} {self.kind} objects exist, "
                               f"the limit kernel.{self.kind}mni is {limit}")
+        if self.quota is not None:  # after Linux's own limit: its message comes first
+            self.quota.charge(obj, cred.euid)
         perm = obj.perm
         perm.cuid = perm.uid = cred.euid
         perm.gid = perm.cgid = cred.egid
         perm.deleted = False
         idx = self._ipc_idr_alloc(obj)
         if idx < 0:
+            if self.quota is not None:
+                self.quota.uncharge(obj, cred.euid)
             raise KernelError(-idx, f"no free {self.kind} index below the allocation window")
         if perm.key != IPC_PRIVATE:
             self._keys[perm.key] = obj
@@ -165,6 +172,8 @@ class IpcIds(Generic[T]):
         self.ipc_kht_remove(obj)
         self.in_use -= 1
         perm.deleted = True
+        if self.quota is not None:
+            self.quota.uncharge(obj, perm.cuid)
         if idx == self.max_idx:
             # ipc_search_maxidx()
             self.max_idx = max(self._idr, default=-1)

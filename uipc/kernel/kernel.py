@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from uipc.kernel.errors import KernelError
 from uipc.kernel.namespace import IpcNamespace
+from uipc.kernel.quota import ObjectQuota, Quota
 from uipc.kernel.task import Cred, Process, Task
 from uipc.kernel.wait import BLOCKED, RETRY, WaitQueue, Waiter
 
@@ -34,11 +35,16 @@ class Kernel:
     def __init__(self, *, shm_allocator: Any = None, owner_uid: int = 0) -> None:
         #: time of the input being processed (seconds, CLOCK_REALTIME)
         self.now: float = 0.0
-        self.init_ns = IpcNamespace(name="", owner_uid=owner_uid)
+        #: per-uid quotas over every namespace (uipc.quota.*)
+        self.quota = Quota(owner_uid)
+        self.init_ns = self._account(IpcNamespace(name="", owner_uid=owner_uid))
         self.namespaces: dict[str, IpcNamespace] = {"": self.init_ns}
         self.processes: dict[int, Process] = {}
         #: memory for shm segments: memfds in the daemon, bytearrays in tests
         self.shm_allocator = shm_allocator
+        #: bytes of object memory freed since take_freed_bytes (for the daemon's
+        #: decision to give memory back to the system)
+        self.freed_bytes = 0
         self._woken: list[tuple[Waiter, object]] = []
         self._completions: list[tuple[Task, object]] = []
         self._timers: list[tuple[float, int, Waiter]] = []
@@ -52,8 +58,16 @@ class Kernel:
         owned by the uid that creates it."""
         if name in self.namespaces:
             raise KernelError(errno.EEXIST, f"namespace {name!r} exists")
-        ns = IpcNamespace(name=name, owner_uid=owner_uid)
+        self.quota.charge("namespaces", owner_uid)
+        ns = self._account(IpcNamespace(name=name, owner_uid=owner_uid))
         self.namespaces[name] = ns
+        return ns
+
+    def _account(self, ns: IpcNamespace) -> IpcNamespace:
+        """Charge the namespace's new objects to their creators' quotas."""
+        ns.quota = self.quota
+        for ids in (ns.msg_ids, ns.sem_ids, ns.shm_ids):
+            ids.quota = ObjectQuota(self.quota, ns, ids.kind)
         return ns
 
     def unshare_ipc(self, process: Process, name: str = "") -> IpcNamespace:
@@ -151,6 +165,10 @@ class Kernel:
                         continue
                 self._completions.append((waiter.task, result))
 
+    def take_freed_bytes(self) -> int:
+        freed, self.freed_bytes = self.freed_bytes, 0
+        return freed
+
     def take_completions(self) -> list[tuple[Task, object]]:
         """Sleepers completed since the last call: (task, value | KernelError)."""
         done, self._completions = self._completions, []
@@ -205,6 +223,13 @@ class Kernel:
         """
         from uipc.kernel.syscalls import FORK_HOOKS
 
+        if child.forked_from:
+            raise KernelError(errno.EPERM, f"pid {child.pid} already reported its fork from pid "
+                              f"{child.forked_from}: a process is forked once")
+        if child.shm_attachments:
+            raise KernelError(errno.EPERM, f"pid {child.pid} attached segments of its own before "
+                              "reporting its fork")
+        child.forked_from = parent.pid
         self.now = now
         for hook in FORK_HOOKS:
             hook(self, parent, child, inherited)
@@ -247,5 +272,6 @@ class Kernel:
 
         for hook in FREE_NS_HOOKS:
             hook(self, ns)
-        self.namespaces.pop(ns.name, None)
+        if self.namespaces.pop(ns.name, None) is not None:
+            self.quota.uncharge("namespaces", ns.owner_uid)
         self._run_wakeups()

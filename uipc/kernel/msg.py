@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 LONG_MAX = (1 << 63) - 1
 LONG_MIN = -(1 << 63)
 INT_MAX = 0x7FFFFFFF
+#: bytes a queued message costs beyond its text (MsgMsg, deque slot, bytes header)
+MSG_OVERHEAD = 96
 
 # msgrcv search modes (convert_mode)
 SEARCH_ANY = 1
@@ -58,6 +60,8 @@ class MsgMsg:
 
     m_type: int
     mtext: bytes
+    #: the sender's euid, charged for the bytes while the message is queued
+    m_uid: int = 0
 
     @property
     def m_ts(self) -> int:
@@ -221,6 +225,9 @@ def sys_msgsnd(k: "Kernel", task: Task, msqid: int, mtype: int, mtext: bytes, ms
         msq.q_lspid = task.pid
         msq.q_stime = int(k.now)
         if not pipelined_send(k, msq, msg):
+            if ns.quota is not None:
+                ns.quota.charge("msg_bytes", task.cred.euid, msgsz, errno.EAGAIN)
+                msg.m_uid = task.cred.euid
             msq.q_messages.append(msg)
             msq.q_cbytes += msgsz
             msq.q_qnum += 1
@@ -315,6 +322,8 @@ def sys_msgrcv(k: "Kernel", task: Task, msqid: int, bufsz: int, msgtyp: int,
             msq.q_cbytes -= msg.m_ts
             ns.msg_bytes -= msg.m_ts
             ns.msg_hdrs -= 1
+            if ns.quota is not None:
+                ns.quota.uncharge("msg_bytes", msg.m_uid, msg.m_ts)
             ss_wakeup(k, msq, False)
             return msg.m_type, msg.mtext[:bufsz]
         if msgflg & IPC_NOWAIT:
@@ -350,6 +359,10 @@ def freeque(k: "Kernel", ns: "IpcNamespace", msq: MsgQueue) -> None:
     ns.msg_ids.ipc_rmid(msq)
     ns.msg_hdrs -= msq.q_qnum
     ns.msg_bytes -= msq.q_cbytes
+    k.freed_bytes += msq.q_cbytes + MSG_OVERHEAD * msq.q_qnum
+    if ns.quota is not None:
+        for msg in msq.q_messages:
+            ns.quota.uncharge("msg_bytes", msg.m_uid, msg.m_ts)
     msq.q_messages.clear()
 
 

@@ -58,6 +58,8 @@ class IpcNamespace:
     shm_ids: IpcIds[Any] = field(default_factory=lambda: IpcIds("shm"))
     #: processes that live in this namespace (its reference count)
     processes: set[Any] = field(default_factory=set)
+    #: the kernel's per-uid quotas (uipc.kernel.quota.Quota); None: unaccounted
+    quota: Any = None
 
     @property
     def sc_semmsl(self) -> int:

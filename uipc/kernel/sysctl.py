@@ -5,6 +5,13 @@ controls and its accepted range (``proc_dointvec_minmax`` and friends); a
 value outside the range, or one that does not parse, is EINVAL and changes
 nothing.  ``kernel.sem`` is four numbers written in order, as Linux does
 (a short write changes only the first ones).
+
+Who may write: as ``ipc_permissions()`` makes the files of an IPC
+namespace's sysctl set belong to the root of the user namespace that owns
+it, a uipc namespace's limits may be set by its creator's uid and by root;
+the per-uid quotas (``uipc.quota.*``, global to the daemon) by root only
+(and by the user a per-user daemon serves).
+Anyone may read them.
 """
 from __future__ import annotations
 
@@ -13,6 +20,8 @@ from dataclasses import dataclass
 
 from uipc.kernel.errors import KernelError
 from uipc.kernel.namespace import IpcNamespace
+from uipc.kernel.quota import QUOTA_NAMES
+from uipc.kernel.task import Cred
 from uipc.uapi.ipc import IPCMNI
 
 INT_MAX = 0x7FFFFFFF
@@ -47,7 +56,7 @@ SYSCTLS: tuple[Sysctl, ...] = (
     Sysctl("fs.mqueue.msgsize_max", "mq_msgsize_max", 128, HARD_MSGSIZEMAX),
     Sysctl("fs.mqueue.msg_default", "mq_msg_default", 1, HARD_MSGMAX),
     Sysctl("fs.mqueue.msgsize_default", "mq_msgsize_default", 128, HARD_MSGSIZEMAX),
-)
+) + tuple(Sysctl(f"uipc.quota.{q}", f"quota.{q}", 0, (1 << 62)) for q in QUOTA_NAMES)
 BY_NAME = {s.name: s for s in SYSCTLS}
 
 
@@ -69,7 +78,17 @@ def get(ns: IpcNamespace, name: str) -> str:
         return "\t".join(str(v) for v in ns.sem_ctls)
     if s.field.startswith("ids."):
         return str(getattr(ns, s.field[4:] + "_ids").next_id)
-    return str(getattr(ns, s.field))
+    return str(getattr(*_target(ns, s)))
+
+
+def _target(ns: IpcNamespace, s: Sysctl) -> tuple[object, str]:
+    """The object and attribute a sysctl lives in: the namespace, or the
+    kernel's quota limits."""
+    if s.field.startswith("quota."):
+        if ns.quota is None:
+            raise KernelError(errno.ENOENT, f"{s.name}: this kernel keeps no quotas")
+        return ns.quota.limits, s.field[6:]
+    return ns, s.field
 
 
 def _parse(s: Sysctl, text: str) -> int:
@@ -99,8 +118,37 @@ def set(ns: IpcNamespace, name: str, value: str | int) -> None:  # noqa: A001 - 
     if s.field.startswith("ids."):
         getattr(ns, s.field[4:] + "_ids").next_id = v
     else:
-        setattr(ns, s.field, v)
+        setattr(*_target(ns, s), v)
+
+
+def check_write(ns: IpcNamespace, cred: Cred, name: str) -> None:
+    """EPERM unless ``cred`` may write sysctl ``name`` of ``ns`` (ipc_permissions)."""
+    s = _lookup(name)
+    euid = cred.euid
+    if euid == 0:
+        return
+    if s.field.startswith("quota."):
+        if ns.quota is not None and euid == ns.quota.owner_uid:
+            return
+        raise KernelError(errno.EPERM, f"{s.name}: quotas may be set by root only")
+    if euid != ns.owner_uid:
+        raise KernelError(errno.EPERM, f"{s.name}: the limits of IPC namespace {ns.name!r} may be "
+                          f"set by its creator (uid {ns.owner_uid}) or root, not uid {euid}")
+
+
+def request(ns: IpcNamespace, cred: Cred, write: int, text: str) -> str:
+    """The sysctl op: ``name`` -> its value; ``name=value`` with write=1 sets
+    it (if ``cred`` may); ``-a`` -> every value, one ``name = value`` a line."""
+    if text == "-a":
+        return "\n".join(f"{k} = {v}" for k, v in all_values(ns).items())
+    if write:
+        name, _, value = text.partition("=")
+        check_write(ns, cred, name)
+        set(ns, name, value)
+        return get(ns, name)
+    return get(ns, text)
 
 
 def all_values(ns: IpcNamespace) -> dict[str, str]:
-    return {s.name: get(ns, s.name) for s in SYSCTLS}
+    return {s.name: get(ns, s.name) for s in SYSCTLS
+            if ns.quota is not None or not s.field.startswith("quota.")}

@@ -71,6 +71,8 @@ class Process:
     # attachments, owned by shm.py
     shm_attachments: dict[int, Any] = field(default_factory=dict)
     exited: bool = False
+    #: the parent whose attachments it reported as inherited (once: fork)
+    forked_from: int = 0
 
     def __repr__(self) -> str:
         return f"Process(pid={self.pid})"
