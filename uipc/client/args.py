@@ -1,6 +1,13 @@
-"""Python values to C argument types, with clear errors at the Python layer."""
+"""Python values to C argument types, with clear errors at the Python layer.
+
+Only what C could not even express is refused here (TypeError for a wrong
+type, ValueError for a value no C type of the argument holds); a value C
+can pass goes to the daemon, which answers with Linux's errno.
+"""
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 INT_MIN, INT_MAX, UINT_MAX = -(1 << 31), (1 << 31) - 1, (1 << 32) - 1
@@ -47,6 +54,49 @@ def size_t(name: str, value: Any) -> int:
     if not LONG_MIN <= v <= ULONG_MAX:
         raise ValueError(f"{name} {v} does not fit a size_t")
     return v - (1 << 64) if v > LONG_MAX else v
+
+
+def int_in(name: str, value: Any, lo: int, hi: int) -> int:
+    """An int of the Python API (a size, an offset, a count) in [lo, hi]."""
+    v = _int(name, value)
+    if not lo <= v <= hi:
+        bounds = f">= {lo}" if hi >= LONG_MAX else f"in [{lo}, {hi}]"
+        raise ValueError(f"{name} must be {bounds}, not {v}")
+    return v
+
+
+def pointer(name: str, value: Any) -> int:
+    """A ``void *`` as an unsigned address; negative values wrap as a cast would."""
+    if type(value) is int and 0 <= value <= ULONG_MAX:
+        return value
+    v = _int(name, value)
+    if not LONG_MIN <= v <= ULONG_MAX:
+        raise ValueError(f"{name} {v:#x} does not fit a pointer")
+    return v & ULONG_MAX
+
+
+#: the longest timeout a signed 64-bit count of nanoseconds holds (~292 years)
+MAX_TIMEOUT_NS = LONG_MAX
+
+
+def timeout_ns(name: str, value: Any) -> int:
+    """Seconds (int or float) as nanoseconds for a ``struct timespec``.
+
+    NaN and infinity are no timespec: ValueError (None is "no timeout").  A
+    negative timeout is returned as -1 for the caller to refuse with the
+    errno its system call gives (EINVAL for semtimedop).
+    """
+    if type(value) not in (int, float):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
+        value = value.__index__() if hasattr(value, "__index__") else float(value)  # numpy, Fraction
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, not {value} (use None to wait forever)")
+    if value < 0:
+        return -1
+    # exact for ints; clamped so that 1e300 s is "as long as a timespec holds"
+    ns = value * 1_000_000_000 if isinstance(value, int) else int(min(value * 1e9, 2.0 ** 63))
+    return min(ns, MAX_TIMEOUT_NS)
 
 
 def buffer(name: str, value: Any) -> bytes:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable
 
 from uipc import protocol as P
 from uipc.client import connection
-from uipc.client.args import buffer, c_int, c_long
+from uipc.client.args import LONG_MAX, LONG_MIN, buffer, c_int, c_long, int_in
 from uipc.client.syscalls import (
     ctl_result, msg_result, msgrcv_args, msgsnd_args, semctl_args, semtimedop_args,
 )
@@ -145,10 +145,8 @@ def msgsnd_many(msqid: int, messages: Iterable[tuple[int, bytes]], msgflg: int =
     returned (the next call meets the error again, as with sendmmsg).  One
     request (or one per 2 MiB): the daemon does the loop.
     """
-    items = [(c_long("mtype", mtype), buffer("mtext", mtext)) for mtype, mtext in messages]
-    if len(items) > MAX_BATCH:
-        raise ValueError(f"at most {MAX_BATCH} messages per call")
     args = (c_int("msqid", msqid), c_int("msgflg", msgflg))
+    items = _messages(messages)
     sent = 0
     while sent < len(items):
         # as many as fit one frame (at least one: msgmax bounds a message)
@@ -168,6 +166,46 @@ def msgsnd_many(msqid: int, messages: Iterable[tuple[int, bytes]], msgflg: int =
     return sent
 
 
+#: iterable, but never a list of messages (b"ab" would be two ints)
+_NOT_MESSAGES = (str, bytes, bytearray, memoryview)
+
+
+def _messages(messages: Any) -> list[tuple[int, bytes]]:
+    """msgsnd_many's (mtype, mtext) pairs, each checked before any is sent."""
+    if isinstance(messages, _NOT_MESSAGES):
+        raise TypeError(f"messages must be an iterable of (mtype, mtext) pairs, not {type(messages).__name__}")
+    try:
+        it = iter(messages)
+    except TypeError:
+        raise TypeError(f"messages must be an iterable of (mtype, mtext) pairs, "
+                        f"not {type(messages).__name__}") from None
+    items = []
+    for i, item in enumerate(it):
+        if i == MAX_BATCH:
+            raise ValueError(f"at most {MAX_BATCH} messages per call")
+        if type(item) is tuple and len(item) == 2:  # the common case, checked inline
+            mtype, mtext = item
+            if type(mtype) is int and LONG_MIN <= mtype <= LONG_MAX and type(mtext) is bytes:
+                items.append(item)
+                continue
+        items.append(_message(i, item))
+    return items
+
+
+def _message(i: int, item: Any) -> tuple[int, bytes]:
+    """Message ``i`` of msgsnd_many, checked with errors that name it."""
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        raise TypeError(f"message {i} must be an (mtype, mtext) pair, not {_describe(item)}")
+    return c_long(f"message {i}: mtype", item[0]), buffer(f"message {i}: mtext", item[1])
+
+
+def _describe(value: Any) -> str:
+    """A value's type, and its length when that is what is wrong."""
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__
+
+
 def msgrcv_many(msqid: int, msgsz: int, msgtyp: int, count: int, msgflg: int = 0
                 ) -> list[tuple[int, bytes]]:
     """Receive up to ``count`` (<= 1024) messages (recvmmsg with MSG_WAITFORONE).
@@ -177,10 +215,7 @@ def msgrcv_many(msqid: int, msgsz: int, msgtyp: int, count: int, msgflg: int = 0
     returns what it got when a later one finds none (ENOMSG) or fails.  One
     request: the daemon does the loop.
     """
-    if isinstance(count, bool) or not isinstance(count, int):
-        raise TypeError("count must be an int")
-    if not 1 <= count <= MAX_BATCH:
-        raise ValueError(f"count must be in [1, {MAX_BATCH}]")
+    count = int_in("count", count, 1, MAX_BATCH)
     payload, _ = connection.call(_MSGRCV_MANY, msgrcv_args(msqid, msgsz, msgtyp, msgflg) + (count,))
     return P.unpack_msgs(payload)
 

@@ -5,10 +5,12 @@ raise ``OSError`` with Linux's errno exactly where libc would return -1.
 """
 from __future__ import annotations
 
+import errno
+import os
 from typing import Any
 
 from uipc import protocol as P
-from uipc.client.args import buffer, c_int, c_long, key_t, size_t
+from uipc.client.args import buffer, c_int, c_long, key_t, size_t, timeout_ns
 from uipc.client.connection import call
 from uipc.uapi.ipc import IPC_64, IPC_SET, IPC_STAT
 from uipc.uapi.msg import MsgInfo, MsqidDs
@@ -94,31 +96,38 @@ def semget(key: int, nsems: int, semflg: int) -> int:
     return _INT(call(_SEMGET, (key_t(key), c_int("nsems", nsems), c_int("semflg", semflg)))[0])[0]
 
 
+_SEMBUF_FIELDS = (("sem_num", 0, 0xFFFF, "an unsigned short"), ("sem_op", -0x8000, 0x7FFF, "a short"),
+                  ("sem_flg", -0x8000, 0xFFFF, "a short"))
+#: sequences that unpack but are no sembuf (b"ab" would be two ints)
+_NOT_SEMBUF = (str, bytes, bytearray, memoryview)
+
+
 def _sembuf(op: Any) -> tuple[int, int, int]:
     """One struct sembuf, checked: (sem_num, sem_op, sem_flg as u16)."""
     if hasattr(op, "sem_num"):
         op = (op.sem_num, op.sem_op, op.sem_flg)
-    try:
-        num, val, *rest = op
-    except (TypeError, ValueError):
-        raise TypeError(f"each sembuf is (sem_num, sem_op[, sem_flg]), not {op!r}") from None
-    if len(rest) > 1:
+    if isinstance(op, _NOT_SEMBUF) or not isinstance(op, (tuple, list)) or not 2 <= len(op) <= 3:
         raise TypeError(f"each sembuf is (sem_num, sem_op[, sem_flg]), not {op!r}")
-    flg = rest[0] if rest else 0
-    for name, v, lo, hi in (("sem_num", num, 0, 0xFFFF), ("sem_op", val, -0x8000, 0x7FFF),
-                            ("sem_flg", flg, -0x8000, 0xFFFF)):
+    fields = (op[0], op[1], op[2] if len(op) == 3 else 0)
+    for (name, lo, hi, ctype), v in zip(_SEMBUF_FIELDS, fields):
         if isinstance(v, bool) or not isinstance(v, int):
             raise TypeError(f"{name} must be an int, not {type(v).__name__}")
         if not lo <= v <= hi:
-            raise ValueError(f"{name} {v} does not fit a C short")
-    return num, val, flg & 0xFFFF
+            raise ValueError(f"{name} {v} does not fit {ctype}")
+    return fields[0], fields[1], fields[2] & 0xFFFF
 
 
 def _sembufs(sops: Any) -> bytes:
-    try:
-        items = list(sops)
-    except TypeError:
-        raise TypeError("sops must be a sequence of (sem_num, sem_op, sem_flg)") from None
+    if type(sops) is list:  # the common case
+        items = sops
+    elif isinstance(sops, _NOT_SEMBUF):  # iterable, but no array of sembufs
+        raise TypeError(f"sops must be a list of (sem_num, sem_op[, sem_flg]), not {type(sops).__name__}")
+    else:
+        try:
+            items = list(sops)
+        except TypeError:
+            raise TypeError(f"sops must be a list of (sem_num, sem_op[, sem_flg]), "
+                            f"not {type(sops).__name__}") from None
     parts = []
     for op in items:
         if type(op) is tuple and len(op) == 3:  # the common case, checked inline
@@ -132,15 +141,14 @@ def _sembufs(sops: Any) -> bytes:
 
 
 def semtimedop_args(semid: int, sops: Any, timeout: float | None) -> tuple[tuple[int, int], bytes]:
-    if timeout is None:
-        ns = -1
-    else:
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise TypeError("timeout must be a number of seconds or None")
-        if timeout < 0 or timeout != timeout:
-            raise OSError(22, "Invalid argument (negative or NaN timeout)")
-        ns = min(int(timeout * 1e9), (1 << 63) - 1)
-    return (c_int("semid", semid), ns), _sembufs(sops)
+    """semtimedop's request; every argument is checked before anything is sent."""
+    args = (c_int("semid", semid), -1 if timeout is None else timeout_ns("timeout", timeout))
+    tail = _sembufs(sops)
+    if args[1] < 0 and timeout is not None:
+        # timespec64_valid() fails: EINVAL, as do_semtimedop() answers (the
+        # wire's -1 means "no timeout", so the daemon cannot be asked)
+        raise OSError(errno.EINVAL, f"{os.strerror(errno.EINVAL)} (negative timeout {timeout})")
+    return args, tail
 
 
 def semtimedop(semid: int, sops: Any, timeout: float | None) -> None:
@@ -156,6 +164,23 @@ def semop(semid: int, sops: Any) -> None:
     call(_SEMTIMEDOP, *semtimedop_args(semid, sops, None))
 
 
+def semvals(what: str, arg: Any) -> list[int]:
+    """SETALL's ``unsigned short array[]``, checked: values above SEMVMX are
+    the kernel's (ERANGE), values no unsigned short holds are ValueError."""
+    if isinstance(arg, _NOT_SEMBUF):
+        raise TypeError(f"{what} needs a sequence of ints, not {type(arg).__name__}")
+    try:
+        values = list(arg)
+    except TypeError:
+        raise TypeError(f"{what} needs a sequence of ints, not {type(arg).__name__}") from None
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"{what} values must be ints, not {type(v).__name__}")
+        if not 0 <= v <= 0xFFFF:
+            raise ValueError(f"{what} value {v} does not fit an unsigned short")
+    return values
+
+
 def semctl_args(semid: int, semnum: int, cmd: int, arg: Any = None) -> tuple[tuple[int, ...], bytes]:
     cmd = c_int("cmd", cmd)
     base = cmd & ~IPC_64
@@ -163,16 +188,7 @@ def semctl_args(semid: int, semnum: int, cmd: int, arg: Any = None) -> tuple[tup
     if base == SETVAL:
         val = c_int("SETVAL value", arg)
     elif base == SETALL:
-        try:
-            values = [v for v in arg]
-        except TypeError:
-            raise TypeError("SETALL needs a sequence of ints") from None
-        for v in values:
-            if isinstance(v, bool) or not isinstance(v, int):
-                raise TypeError("SETALL values must be ints")
-            if not 0 <= v <= 0xFFFF:
-                raise ValueError(f"SETALL value {v} does not fit an unsigned short")
-        tail = P.pack_semvals(values)
+        tail = P.pack_semvals(semvals("SETALL", arg))
     elif base == IPC_SET:
         tail = _ctl_tail(cmd, arg, SemidDs)
     return (c_int("semid", semid), c_int("semnum", semnum), cmd, val), tail

@@ -60,7 +60,7 @@ FRAMES_PER_UID_PER_TURN = 64
 #: uid: uipc.quota.input_bytes)
 MAX_PARTIAL_INPUT = 1024 * 1024 * 1024
 #: a freed total this large since the last trim gives memory back (malloc_trim)
-TRIM_AFTER_FREED = 64 * 1024 * 1024
+TRIM_AFTER_FREED = 16 * 1024 * 1024
 #: how often one kind of warning may be logged
 LOG_INTERVAL = 10.0
 #: how long the loop polls for the next request before it sleeps (uipc.spin)
