@@ -4,7 +4,8 @@ from __future__ import annotations
 import errno
 from typing import Iterable, Iterator
 
-from uipc.client.aio import run_blocking
+from uipc.client.aio import amsgrcv, amsgsnd
+from uipc.client.args import LONG_MAX, int_in, key_t
 from uipc.client.batch import msgrcv_many, msgsnd_many
 from uipc.client.syscalls import msgctl, msgget, msgrcv, msgsnd
 from uipc.uapi.ipc import IPC_CREAT, IPC_EXCL, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT
@@ -14,20 +15,44 @@ from uipc.uapi.msg import MSG_EXCEPT, MSG_NOERROR, MsqidDs
 def key_from_name(name: str) -> int:
     """A stable non-zero key from a name (instead of ftok's inode collisions)."""
     import hashlib
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, not {type(name).__name__}")
     key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "little")
     return key or 1
+
+
+def object_key(key: int | str | None) -> int:
+    """The classes' ``key``: an int key_t, a name (hashed) or None (IPC_PRIVATE)."""
+    if key is None:
+        return IPC_PRIVATE
+    if isinstance(key, str):
+        return key_from_name(key)
+    if isinstance(key, bool) or not hasattr(key, "__index__"):
+        raise TypeError(f"key must be an int, a str name or None, not {type(key).__name__}")
+    return key_t(key)
+
+
+def object_mode(mode: int) -> int:
+    """The classes' ``mode``: permission bits only, so that no flag (IPC_CREAT
+    is 0o1000) can hide in it and be dropped silently."""
+    if isinstance(mode, bool) or not isinstance(mode, int):
+        raise TypeError(f"mode must be an int such as 0o600, not {type(mode).__name__}")
+    if not 0 <= mode <= 0o777:
+        raise ValueError(f"mode {mode:#o} is not permission bits (0 to 0o777); "
+                         "create/exclusive are keyword arguments")
+    return mode
 
 
 def get_flags(key: int | str | None, create: bool, exclusive: bool, mode: int) -> tuple[int, int]:
     """(key, flags) for an xxxget call from the classes' keyword arguments.
 
     A name becomes a key; no key means IPC_PRIVATE (always a new object).
+    Raises TypeError/ValueError before anything is asked of the daemon.
     """
-    if isinstance(key, str):
-        key = key_from_name(key)
     if key is None:
-        key, create = IPC_PRIVATE, True
-    flags = mode & 0o777
+        create = True
+    key = object_key(key)
+    flags = object_mode(mode)
     if create:
         flags |= IPC_CREAT
     if exclusive:
@@ -47,6 +72,7 @@ class MessageQueue:
                  exclusive: bool = False, mode: int = 0o600, max_message_size: int = 8192,
                  remove_on_exit: bool = False) -> None:
         self.key, flags = get_flags(key, create, exclusive, mode)
+        int_in("max_message_size", max_message_size, 0, LONG_MAX)  # before the queue exists
         self.id: int = msgget(self.key, flags)
         self.max_message_size = max_message_size
         self.remove_on_exit = remove_on_exit
@@ -74,8 +100,7 @@ class MessageQueue:
         """Queue up to 1024 messages in one round trip to the daemon; each is
         ``data`` (type 1) or ``(type, data)``.  Returns how many were queued
         (fewer if the queue filled up with block=False)."""
-        items = [(1, m) if isinstance(m, (bytes, bytearray, memoryview)) else m for m in messages]
-        return msgsnd_many(self.id, items, 0 if block else IPC_NOWAIT)
+        return msgsnd_many(self.id, _typed(messages), 0 if block else IPC_NOWAIT)
 
     def receive_many(self, count: int, type: int = 0, block: bool = True,  # noqa: A002
                      max_size: int | None = None) -> list[tuple[int, bytes]]:
@@ -85,11 +110,16 @@ class MessageQueue:
                            type, count, 0 if block else IPC_NOWAIT)
 
     async def asend(self, data: bytes, type: int = 1, block: bool = True) -> None:  # noqa: A002
-        await run_blocking(self.send, data, type, block)
+        """send() awaited on the event loop (uipc.client.aio: no thread, cancellable)."""
+        await amsgsnd(self.id, type, data, 0 if block else IPC_NOWAIT)
 
     async def areceive(self, type: int = 0, block: bool = True, max_size: int | None = None,  # noqa: A002
                        except_type: bool = False, truncate: bool = False) -> tuple[int, bytes]:
-        return await run_blocking(self.receive, type, block, max_size, except_type, truncate)
+        """receive() awaited on the event loop; cancelled, it leaves no waiter behind
+        and loses no message (uipc.client.aio)."""
+        flags = (0 if block else IPC_NOWAIT) | (MSG_EXCEPT if except_type else 0)
+        flags |= MSG_NOERROR if truncate else 0
+        return await amsgrcv(self.id, self.max_message_size if max_size is None else max_size, type, flags)
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         """Drain the messages queued now, without blocking."""
@@ -131,4 +161,26 @@ class MessageQueue:
         return f"MessageQueue(id={self.id}, key=0x{self.key & 0xFFFFFFFF:08x})"
 
 
-__all__ = ["MessageQueue", "get_flags", "key_from_name"]
+def _typed(messages: Iterable[bytes | tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+    """send_many's messages as (type, data) pairs: bare data is type 1."""
+    if isinstance(messages, (str, bytes, bytearray, memoryview)):
+        raise TypeError(f"messages must be an iterable of bytes or (type, bytes) pairs, "
+                        f"not {type(messages).__name__}")
+    try:
+        it = iter(messages)
+    except TypeError:
+        raise TypeError(f"messages must be an iterable of bytes or (type, bytes) pairs, "
+                        f"not {type(messages).__name__}") from None
+    items = []
+    for i, m in enumerate(it):
+        if isinstance(m, (bytes, bytearray, memoryview)):
+            items.append((1, m))
+        elif isinstance(m, (tuple, list)) and len(m) == 2:
+            items.append(m)
+        else:
+            what = f"a {type(m).__name__} of {len(m)}" if isinstance(m, (tuple, list)) else type(m).__name__
+            raise TypeError(f"message {i} must be bytes or a (type, bytes) pair, not {what}")
+    return items
+
+
+__all__ = ["MessageQueue", "get_flags", "key_from_name", "object_key", "object_mode"]

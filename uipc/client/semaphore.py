@@ -4,28 +4,56 @@ from __future__ import annotations
 import errno
 from typing import Any, Iterable, Sequence
 
-from uipc.client.aio import run_blocking
-from uipc.client.classes import key_from_name
-from uipc.client.syscalls import semctl, semget, semop, semtimedop
+from uipc.client.aio import asemtimedop
+from uipc.client.args import c_int, int_in
+from uipc.client.classes import object_key, object_mode
+from uipc.client.syscalls import semctl, semget, semop, semtimedop, semvals
 from uipc.uapi.ipc import IPC_CREAT, IPC_EXCL, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT
 from uipc.uapi.sem import GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, SEM_UNDO, SETALL, SETVAL, SemidDs
 
 
-def _open(key: int | str | None, n: int, create: bool, exclusive: bool, mode: int) -> tuple[int, int, bool]:
+def _open(key: int, n: int, create: bool, exclusive: bool, mode: int) -> tuple[int, int, bool]:
     """semget with 'did we create it?', so initial values are set only once."""
-    if isinstance(key, str):
-        key = key_from_name(key)
-    if key is None:
-        key = IPC_PRIVATE
     if key == IPC_PRIVATE:
-        return key, semget(key, n, IPC_CREAT | (mode & 0o777)), True
+        return key, semget(key, n, IPC_CREAT | mode), True
     if create or exclusive:
         try:
-            return key, semget(key, n, IPC_CREAT | IPC_EXCL | (mode & 0o777)), True
+            return key, semget(key, n, IPC_CREAT | IPC_EXCL | mode), True
         except OSError as exc:
             if exclusive or exc.errno != errno.EEXIST:
                 raise
     return key, semget(key, 0, 0), False
+
+
+def _initial_values(initial: Sequence[int] | int | None, n: int) -> list[int] | None:
+    """SemaphoreSet's ``initial``, checked against ``n`` before anything exists."""
+    if initial is None:
+        return None
+    if isinstance(initial, int):  # one value for all (int_in refuses a bool)
+        return [int_in("initial", initial, 0, 0xFFFF)] * max(n, 0)
+    values = semvals("initial", initial)
+    if len(values) != n:
+        raise ValueError(f"initial has {len(values)} values for {n} semaphores")
+    return values
+
+
+def _with_flags(ops: Any, flags: int) -> list[tuple[int, int, int]]:
+    """apply()'s operations as sembufs with the call's flags or'ed in."""
+    if isinstance(ops, (str, bytes, bytearray, memoryview)):
+        raise TypeError(f"ops must be a list of (index, delta[, flags]), not {type(ops).__name__}")
+    try:
+        it = iter(ops)
+    except TypeError:
+        raise TypeError(f"ops must be a list of (index, delta[, flags]), not {type(ops).__name__}") from None
+    sops = []
+    for o in it:
+        if not isinstance(o, (tuple, list)) or not 2 <= len(o) <= 3:
+            raise TypeError(f"each operation is (index, delta[, flags]), not {o!r}")
+        own = o[2] if len(o) == 3 else 0
+        if isinstance(own, bool) or not isinstance(own, int):
+            raise TypeError(f"flags must be an int, not {type(own).__name__}")
+        sops.append((o[0], o[1], own | flags))
+    return sops
 
 
 class SemaphoreSet:
@@ -40,13 +68,26 @@ class SemaphoreSet:
     def __init__(self, key: int | str | None = None, n: int = 1, *, create: bool = False,
                  exclusive: bool = False, mode: int = 0o600, initial: Sequence[int] | int | None = None,
                  undo: bool = False, remove_on_exit: bool = False) -> None:
+        # every argument is checked before the set exists: a bad one creates nothing
+        key, mode, n = object_key(key), object_mode(mode), c_int("n", n)
+        values = _initial_values(initial, n)
         self.key, self.id, created = _open(key, n, create, exclusive, mode)
         self.undo = undo
         self.remove_on_exit = remove_on_exit
-        self.n = self.stat.sem_nsems
-        if created and initial is not None:
-            values = [initial] * self.n if isinstance(initial, int) else list(initial)
-            self.values = values
+        try:
+            self.n = self.stat.sem_nsems
+            if created and values is not None:
+                self.values = values  # the kernel's ERANGE (above SEMVMX) comes here
+        except BaseException:
+            if created:  # a constructor that fails leaves nothing behind
+                self._remove_quietly()
+            raise
+
+    def _remove_quietly(self) -> None:
+        try:
+            self.remove()
+        except OSError:
+            pass
 
     # --- operations ---------------------------------------------------------
     def _flags(self, block: bool, undo: bool | None) -> int:
@@ -55,8 +96,7 @@ class SemaphoreSet:
     def apply(self, ops: Iterable[tuple[int, int] | tuple[int, int, int]], *, block: bool = True,
               timeout: float | None = None, undo: bool | None = None) -> None:
         """Apply several operations atomically: all or none.  EAGAIN on timeout."""
-        flags = self._flags(block, undo)
-        sops = [(o[0], o[1], (o[2] if len(o) > 2 else 0) | flags) for o in ops]  # type: ignore[misc]
+        sops = _with_flags(ops, self._flags(block, undo))
         if timeout is None:
             semop(self.id, sops)
         else:
@@ -65,24 +105,32 @@ class SemaphoreSet:
     def acquire(self, index: int = 0, delta: int = 1, *, block: bool = True,
                 timeout: float | None = None, undo: bool | None = None) -> None:
         """Decrement (P); waits while the value would go below zero."""
-        self.apply([(index, -delta)], block=block, timeout=timeout, undo=undo)
+        # 0 would wait for zero and a negative delta would release: refuse both
+        self.apply([(index, -int_in("delta", delta, 1, 0x8000))], block=block, timeout=timeout, undo=undo)
 
     def release(self, index: int = 0, delta: int = 1, *, undo: bool | None = None) -> None:
         """Increment (V); never blocks."""
-        self.apply([(index, delta)], undo=undo)
+        self.apply([(index, int_in("delta", delta, 1, 0x7FFF))], undo=undo)
 
     def wait_zero(self, index: int = 0, *, block: bool = True, timeout: float | None = None) -> None:
         """Wait until the semaphore is zero."""
         self.apply([(index, 0)], block=block, timeout=timeout, undo=False)
 
     async def aapply(self, ops: Iterable[Any], **kw: Any) -> None:
-        await run_blocking(lambda: self.apply(ops, **kw))
+        """apply() awaited on the event loop (uipc.client.aio: no thread, cancellable)."""
+        def request(*, block: bool = True, timeout: float | None = None,
+                    undo: bool | None = None) -> tuple[list[tuple[int, int, int]], float | None]:
+            return _with_flags(ops, self._flags(block, undo)), timeout  # as apply() builds it
+        sops, timeout = request(**kw)
+        await asemtimedop(self.id, sops, timeout)
 
     async def aacquire(self, index: int = 0, delta: int = 1, **kw: Any) -> None:
-        await run_blocking(lambda: self.acquire(index, delta, **kw))
+        """acquire() awaited on the event loop."""
+        await self.aapply([(index, -int_in("delta", delta, 1, 0x8000))], **kw)
 
     async def await_zero(self, index: int = 0, **kw: Any) -> None:
-        await run_blocking(lambda: self.wait_zero(index, **kw))
+        """wait_zero() awaited on the event loop."""
+        await self.aapply([(index, 0)], **kw, undo=False)
 
     # --- values and counts -------------------------------------------------
     @property
@@ -91,7 +139,7 @@ class SemaphoreSet:
 
     @values.setter
     def values(self, values: Sequence[int]) -> None:
-        semctl(self.id, 0, SETALL, list(values))
+        semctl(self.id, 0, SETALL, values)
 
     def value(self, index: int = 0) -> int:
         return semctl(self.id, index, GETVAL)
@@ -138,6 +186,7 @@ class Semaphore(SemaphoreSet):
     def __init__(self, key: int | str | None = None, value: int = 1, *, create: bool = False,
                  exclusive: bool = False, mode: int = 0o600, undo: bool = True,
                  remove_on_exit: bool = False) -> None:
+        value = int_in("value", value, 0, 0xFFFF)  # above SEMVMX: the kernel's ERANGE
         super().__init__(key, 1, create=create, exclusive=exclusive, mode=mode, initial=[value],
                          undo=undo, remove_on_exit=remove_on_exit)
 
