@@ -12,9 +12,24 @@ from uipc.uapi import IpcPerm, MsgInfo, MsqidDs, SemidDs, ShmidDs
 PERM = IpcPerm(key=-5, uid=1000, gid=100, cuid=0, cgid=0, mode=0o1640, seq=7)
 
 
-def test_docs_are_generated_from_the_table() -> None:
-    doc = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
-    assert doc.read_text() == P.render_docs(), "run: python -m uipc.protocol > docs/protocol.md"
+def test_generated_views_agree_with_the_core_table() -> None:
+    """uipc/protocol/table.py, docs/protocol.md and uipc_proto.h are what the
+    @syscall declarations in the core say (python -m uipc.protocol.gen)."""
+    from uipc.protocol import gen
+    for path, text in gen.outputs().items():
+        assert path.read_text() == text, f"{path} is stale: run python -m uipc.protocol.gen"
+
+
+def test_every_core_syscall_is_an_op_with_its_layout() -> None:
+    from uipc.kernel.entry import TABLE
+    from uipc.kernel import syscalls  # noqa: F401
+    syscall_ops = {op.code: op for op in P.OPS if not op.control}
+    assert set(syscall_ops) == set(TABLE)
+    for nr, spec in TABLE.items():
+        op = syscall_ops[nr]
+        assert (op.name, op.args, op.result, op.fds) == (spec.name, spec.fixed_format,
+                                                         spec.result, spec.fds)
+        assert op.params == tuple((a.name, a.type) for a in spec.args)
 
 
 def test_op_codes_and_names_are_unique() -> None:

@@ -16,7 +16,7 @@ from tests.conftest import wait_until
 from tests.helpers import Child
 from uipc import protocol as P
 from uipc.client.connection import call
-from uipc.server.introspect import PAGE_ITEMS, PAGE_MAX
+from uipc.kernel.procfs import PAGE_ITEMS, PAGE_MAX
 
 NOBODY = 65534
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to setuid a child")

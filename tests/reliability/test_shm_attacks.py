@@ -256,7 +256,7 @@ def fork_daemon(directory: Path) -> int:
         rc = 1
         try:
             os.close(r)
-            from uipc.server.daemon import run
+            from uipc.cli.daemon import run
             rc = run(directory / "uipc.sock", system=False, ready_fd=w)
         finally:
             os._exit(rc)

@@ -6,7 +6,7 @@ import sys
 
 #: command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "daemon": ("uipc.server.daemon", "run the daemon in the foreground (--status, --stop)"),
+    "daemon": ("uipc.cli.daemon", "run the daemon in the foreground (--status, --stop)"),
     "demo": ("uipc.cli.demo", "a short self-explaining run of SysV message queues"),
     "sysctl": ("uipc.cli.sysctl", "read or set IPC limits of a namespace"),
     "run": ("uipc.cli.run", "run a command in a fresh or named IPC namespace"),

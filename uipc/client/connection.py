@@ -138,6 +138,9 @@ class Connection:
         self._big = bytearray()
         #: the request id in flight, for interrupts sent from another thread
         self.pending: int | None = None
+        #: one frame at a time on the socket: an interrupt sent from another
+        #: thread must not land inside a large request being written
+        self._wlock = threading.Lock()
         #: the process's credentials when it connected (the daemon's view of us)
         self.creds = creds()
         #: the largest frame the daemon takes (from hello)
@@ -182,13 +185,15 @@ class Connection:
             raise ValueError(f"{op.name}: argument out of range: {exc}") from None
         self.pending = req_id
         fds: list[int] = []
-        with_fds = op.result == "shmat"
+        with_fds = op.fds > 0
         try:
             self._send_frame(frame, tail)
             while True:
                 rid, status, payload = self._next_reply(req_id, fds if with_fds else None)
                 if rid == req_id:
                     break
+                if rid == P.EVENT_REQ_ID:
+                    frame_zero(status, payload)
                 # else the late answer to a request we gave up on
         finally:
             self.pending = None
@@ -204,6 +209,10 @@ class Connection:
                        "bytes): messages that large are not supported)")
 
     def _send_frame(self, frame: bytes, tail: bytes | memoryview) -> None:
+        with self._wlock:
+            self._send_locked(frame, tail)
+
+    def _send_locked(self, frame: bytes, tail: bytes | memoryview) -> None:
         try:
             if len(tail) <= _COPY_TAIL:
                 self.sock.sendall(frame + tail if tail else frame)
@@ -224,7 +233,8 @@ class Connection:
         if req_id is None:
             return False
         try:
-            self.sock.sendall(P.encode_request(P.OPS_BY_NAME["interrupt"], 0, (req_id,)))
+            with self._wlock:
+                self.sock.sendall(P.encode_request(P.OPS_BY_NAME["interrupt"], 0, (req_id,)))
         except OSError:
             return False
         return True
@@ -348,6 +358,8 @@ class Connection:
                 rid, status, payload = self._next_reply(last, None)
                 i = index.get(rid)
                 if i is None:
+                    if rid == P.EVENT_REQ_ID:
+                        frame_zero(status, payload)
                     continue  # the late answer to a request we gave up on
                 results[i] = (syscall_error(status, payload.decode("utf-8", "replace"))
                               if status else payload)
@@ -360,7 +372,8 @@ class Connection:
         """Tell the daemon our blocked request (or batch up to ``req_id``) was
         interrupted, and drain the replies up to ``req_id``'s."""
         try:
-            self.sock.sendall(P.encode_request(P.OPS_BY_NAME["interrupt"], 0, (req_id,)))
+            with self._wlock:
+                self.sock.sendall(P.encode_request(P.OPS_BY_NAME["interrupt"], 0, (req_id,)))
             self.sock.settimeout(10)
             while True:
                 frame = self._decoder.next_frame()
@@ -379,6 +392,32 @@ class Connection:
             # a second interrupt or a dead daemon: dropping the connection
             # cancels the request in the daemon just as well
             self.sock.close()
+
+
+# --- pushed events -------------------------------------------------------------
+#: event code -> handler of its payload (uipc.protocol.EVENTS)
+_event_handlers: dict[int, Callable[[bytes], None]] = {}
+
+
+def on_event(code: int, handler: Callable[[bytes], None] | None) -> None:
+    """Run ``handler(payload)`` for each pushed event ``code`` (None: stop)."""
+    if handler is None:
+        _event_handlers.pop(code, None)
+    else:
+        _event_handlers[code] = handler
+
+
+def frame_zero(status: int, payload: bytes) -> None:
+    """A frame that answers no request: an event (dispatched, and the caller
+    goes on waiting for its reply) or an error about the connection itself."""
+    if status:
+        raise syscall_error(status, payload.decode("utf-8", "replace"))
+    if len(payload) < P.EVENT_HEADER.size:
+        return
+    (code,) = P.EVENT_HEADER.unpack_from(payload)
+    handler = _event_handlers.get(code)
+    if handler is not None:
+        handler(payload[P.EVENT_HEADER.size:])
 
 
 # --- per-thread connections -------------------------------------------------

@@ -4,7 +4,7 @@ The daemon answers introspection a page at a time (a bounded amount of work
 per request, so that a big namespace cannot stall everyone else); these
 functions fetch page after page and return the whole picture.  What another
 user's objects and processes show follows /proc's rules (see
-uipc/server/introspect.py): values, sleepers, undo entries and attachers the
+uipc/kernel/procfs.py): values, sleepers, undo entries and attachers the
 caller may not see are ``None`` or left out.  Pages are fetched one after
 another, so the picture is not one atomic instant, as reading /proc is not.
 """

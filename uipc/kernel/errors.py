@@ -7,7 +7,6 @@ error reply, the client into ``OSError``, the CLI into util-linux wording.
 from __future__ import annotations
 
 import errno as _errno
-import os
 
 
 class KernelError(Exception):
@@ -23,8 +22,9 @@ class KernelError(Exception):
         return _errno.errorcode.get(self.errno, str(self.errno))
 
     def __str__(self) -> str:
-        text = f"{self.name}: {os.strerror(self.errno)}"
-        return f"{text} ({self.detail})" if self.detail else text
+        # the errno's name, not strerror's text: the core stays free of os
+        # (the client's OSError carries the C library's text)
+        return f"{self.name} ({self.detail})" if self.detail else self.name
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, KernelError) and other.errno == self.errno

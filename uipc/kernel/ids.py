@@ -4,8 +4,11 @@ Everything the three SysV object types share lives here: the id registry
 (:class:`IpcIds`, one per type per namespace) with Linux's exact index and
 sequence allocation (``ipc_idr_alloc``: cyclic indices, ``seq`` bumped when
 the allocation wraps back, ``id = seq * 32768 + idx``), the key table, the
-permission check ``ipcperms`` and the get path ``ipcget`` which alone decides
-the order of ENOENT, EEXIST, EINVAL and EACCES for every type.
+permission check ``ipcperms`` (and ``ipc_check_perms``, the EACCES every
+caller raises when it fails), the get path ``ipcget`` which alone decides
+the order of ENOENT, EEXIST, EINVAL and EACCES for every type, and the
+prologues of the *ctl paths: ``ipcctl_obtain_stat`` (IPC_STAT and *_STAT)
+and ``ipcctl_obtain_check`` (IPC_SET and IPC_RMID).
 
 Objects are plain Python objects with a ``perm`` attribute (a
 :class:`KernIpcPerm`), the stand-in for the kernel's ``container_of``: the
@@ -22,7 +25,7 @@ from typing import Any, Callable, Generic, Iterator, Protocol, TypeVar
 
 from uipc.kernel.errors import KernelError
 from uipc.kernel.task import CAP_IPC_OWNER, CAP_SYS_ADMIN, Cred
-from uipc.uapi.ipc import IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPCMNI, IpcPerm
+from uipc.uapi.ipc import IPC_CREAT, IPC_EXCL, IPC_PRIVATE, IPC_STAT, IPCMNI, IpcPerm
 
 S_IRWXUGO = 0o777
 S_IRUGO = 0o444
@@ -253,6 +256,42 @@ def describe_denial(cred: Cred, perm: KernIpcPerm, what: str) -> str:
             f"creator {perm.cuid}:{perm.cgid}, caller {cred.euid}:{cred.egid}")
 
 
+def ipc_check_perms(cred: Cred, perm: KernIpcPerm, flag: int, what: str) -> None:
+    """ipcperms() as every caller uses it: ``if (ipcperms(...)) return -EACCES;``.
+
+    Args:
+        flag: the requested rwx bits, as for :func:`ipcperms`.
+        what: the access named in the message ("read", "alter", "mode 600", ...).
+    Raises:
+        EACCES: ``cred`` lacks a requested bit and CAP_IPC_OWNER; the message
+            shows the mode, owner, creator and caller.
+    """
+    if not ipcperms(cred, perm, flag):
+        raise KernelError(errno.EACCES, describe_denial(cred, perm, what))
+
+
+def ipcctl_obtain_stat(ids: IpcIds[T], id: int, cred: Cred, cmd: int, stat_any: int) -> T:
+    """The lookup that opens msgctl_stat(), semctl_stat() and shmctl_stat().
+
+    IPC_STAT passes a full id (``ipc_obtain_object_check``); MSG_STAT,
+    SEM_STAT, SHM_STAT and their *_STAT_ANY pass an index
+    (``ipc_obtain_object_idr``), as ipcs does when it walks the table.  Read
+    permission (``ipcperms(S_IRUGO)``) is checked for all but ``stat_any``,
+    which, like /proc/sysvipc, shows every object.
+
+    Args:
+        cmd: IPC_STAT, or the type's *_STAT or *_STAT_ANY.
+        stat_any: the type's *_STAT_ANY (MSG_STAT_ANY, SEM_STAT_ANY, SHM_STAT_ANY).
+    Raises:
+        EINVAL: no such id / nothing at that index.
+        EACCES: no read permission (not checked for *_STAT_ANY).
+    """
+    obj = ids.ipc_obtain_object_check(id) if cmd == IPC_STAT else ids.ipc_obtain_object_idr(id)
+    if cmd != stat_any:
+        ipc_check_perms(cred, obj.perm, S_IRUGO, "read (stat)")
+    return obj
+
+
 def ipcctl_obtain_check(ids: IpcIds[T], id: int, cred: Cred) -> T:
     """ipcctl_obtain_check(): IPC_SET/IPC_RMID need ownership or CAP_SYS_ADMIN.
 
@@ -321,8 +360,7 @@ def ipcget(ids: IpcIds[T], ops: IpcOps[T], cred: Cred, key: int, flg: int) -> in
                           f"id {obj.perm.id} and IPC_EXCL was given")
     if ops.more_checks is not None:
         ops.more_checks(obj)
-    if not ipcperms(cred, obj.perm, flg):
-        raise KernelError(errno.EACCES, describe_denial(cred, obj.perm, f"mode {flg & S_IRWXUGO:03o}"))
+    ipc_check_perms(cred, obj.perm, flg, f"mode {flg & S_IRWXUGO:03o}")
     if ops.associate is not None:
         ops.associate(obj)
     return obj.perm.id

@@ -2,8 +2,10 @@
 
 This is the sans-I/O heart of uipc.  The daemon feeds it inputs — a syscall
 from a task, the passing of time, a signal, a thread or process exit — each
-with the current time ``now``, and collects outputs: the syscall's immediate
-result, or, for sleepers completed later, ``take_completions()``.
+with the current time on two clocks, ``now`` (CLOCK_REALTIME, for stamps)
+and ``mono`` (CLOCK_MONOTONIC, for deadlines; omitted, it equals ``now``),
+and collects outputs: the syscall's immediate result, or, for sleepers
+completed later, ``take_completions()``.
 
 Theory of operation: a syscall either returns at once, raises
 :class:`KernelError`, or parks its task on a wait queue and returns
@@ -11,18 +13,25 @@ Theory of operation: a syscall either returns at once, raises
 woken sleepers are processed after the waking syscall finishes (Linux's
 ``wake_up_q`` after the lock is dropped): those woken with a result complete,
 those woken with :data:`RETRY` rerun their syscall and may sleep again.
+
+A sleeper's timeout is a timer on the kernel's :class:`TimerHeap`, armed when
+it parks (at its monotonic ``deadline``) and cancelled whenever it leaves its
+queues; ``advance`` runs the timers due.  Setting the wall clock therefore
+moves stamps, never timeouts (uipc/kernel/time.py).
 """
 from __future__ import annotations
 
 import errno
-import heapq
 import itertools
 from typing import Any, Callable
 
 from uipc.kernel.errors import KernelError
+from uipc.kernel.file import exit_files
+from uipc.kernel.mm import BytearrayAllocator, MemoryAllocator
 from uipc.kernel.namespace import IpcNamespace
 from uipc.kernel.quota import ObjectQuota, Quota
 from uipc.kernel.task import Cred, Process, Task
+from uipc.kernel.time import Clocks, Timer, TimerHeap
 from uipc.kernel.wait import BLOCKED, RETRY, WaitQueue, Waiter
 
 #: a syscall implementation: (kernel, task, *args) -> value | BLOCKED
@@ -32,25 +41,58 @@ Syscall = Callable[..., Any]
 class Kernel:
     """Everything the daemon's one thread drives."""
 
-    def __init__(self, *, shm_allocator: Any = None, owner_uid: int = 0) -> None:
-        #: time of the input being processed (seconds, CLOCK_REALTIME)
-        self.now: float = 0.0
+    def __init__(self, *, memory: MemoryAllocator | None = None,
+                 shm_allocator: MemoryAllocator | None = None, owner_uid: int = 0) -> None:
+        #: the time of the input being processed, on both clocks
+        self.clock = Clocks()
+        #: every armed timer: sleeper timeouts (later timerfds)
+        self.timers = TimerHeap()
         #: per-uid quotas over every namespace (uipc.quota.*)
         self.quota = Quota(owner_uid)
         self.init_ns = self._account(IpcNamespace(name="", owner_uid=owner_uid))
         self.namespaces: dict[str, IpcNamespace] = {"": self.init_ns}
         self.processes: dict[int, Process] = {}
-        #: memory for shm segments: memfds in the daemon, bytearrays in tests
-        self.shm_allocator = shm_allocator
+        #: where memory objects come from (uipc/kernel/mm.py): memfds in the
+        #: daemon, bytearrays in tests; ``shm_allocator`` is its old name
+        self.memory: MemoryAllocator = (memory if memory is not None else shm_allocator
+                                        if shm_allocator is not None else BytearrayAllocator())
         #: bytes of object memory freed since take_freed_bytes (for the daemon's
         #: decision to give memory back to the system)
         self.freed_bytes = 0
         self._woken: list[tuple[Waiter, object]] = []
         self._completions: list[tuple[Task, object]] = []
-        self._timers: list[tuple[float, int, Waiter]] = []
-        self._timer_seq = itertools.count()
+        #: multi-step syscalls whose step completed: (task, next step, result)
+        self._continuations: list[tuple[Task, Any, object]] = []
         self._tids = itertools.count(1)
         self._ns_names = itertools.count(1)
+        #: shmat's attachment ids, unique in this kernel (shm.py)
+        self.shm_attach_ids = itertools.count(1)
+
+    # --- clocks ---------------------------------------------------------
+    @property
+    def now(self) -> float:
+        """CLOCK_REALTIME of the input being processed: for stamps."""
+        return self.clock.realtime
+
+    @property
+    def mono(self) -> float:
+        """CLOCK_MONOTONIC of the input being processed: for deadlines."""
+        return self.clock.monotonic
+
+    @property
+    def shm_allocator(self) -> MemoryAllocator:
+        """The old name of ``memory``, kept for its callers."""
+        return self.memory
+
+    @shm_allocator.setter
+    def shm_allocator(self, allocator: MemoryAllocator) -> None:
+        self.memory = allocator
+
+    def _set_time(self, now: float | None, mono: float | None) -> None:
+        """An input's time; ``now`` None (a call from inside a syscall, whose
+        time is set): unchanged; ``mono`` None: equals ``now``."""
+        if now is not None:
+            self.clock.set(now, mono)
 
     # --- processes and namespaces --------------------------------------
     def create_namespace(self, name: str, owner_uid: int = 0) -> IpcNamespace:
@@ -118,36 +160,60 @@ class Kernel:
         return task
 
     # --- syscalls -------------------------------------------------------
-    def syscall(self, task: Task, fn: Syscall, *args: Any, now: float) -> Any:
-        """Run one syscall for ``task``.
+    def syscall(self, task: Task, fn: Syscall, *args: Any, now: float,
+                mono: float | None = None) -> Any:
+        """Run one syscall for ``task`` at ``now`` (CLOCK_REALTIME) and
+        ``mono`` (CLOCK_MONOTONIC; None: equals ``now``).
 
         Returns the syscall's value or :data:`BLOCKED`; raises KernelError.
         Sleepers it woke are completed before it returns.
         """
         if task.waiter is not None:
             raise KernelError(errno.EBUSY, f"{task} is already blocked in {task.waiter.op}")
-        self.now = now
+        clock = self.clock  # Clocks.set, inlined: this is the hot path
+        clock.realtime = now
+        clock.monotonic = now if mono is None else mono
         try:
             return fn(self, task, *args)
         finally:
-            self._run_wakeups()
+            if self._woken:  # most syscalls wake nobody: spare the call
+                self._run_wakeups()
 
-    def park(self, queue: WaitQueue, waiter: Waiter) -> object:
-        """Put a sleeper on a queue; returns BLOCKED for the syscall to return."""
-        waiter.since = self.now
-        queue.park(waiter)
+    def park(self, queue: WaitQueue | None, waiter: Waiter) -> object:
+        """Put a sleeper on a queue (None: only on the entries it added with
+        add_wait); returns BLOCKED for the syscall to return.
+
+        A ``deadline`` (CLOCK_MONOTONIC) arms the sleeper's timeout timer.
+        """
+        waiter.since = self.clock.realtime
+        if queue is not None:
+            queue.park(waiter)
         waiter.task.waiter = waiter
         if waiter.deadline is not None:
-            heapq.heappush(self._timers, (waiter.deadline, next(self._timer_seq), waiter))
+            waiter.timer = self.timers.add(waiter.deadline, self._sleeper_timeout, waiter)
         return BLOCKED
+
+    def _sleeper_timeout(self, timer: Timer) -> None:
+        """The hrtimer function of a sleeper's timeout (hrtimer_wakeup)."""
+        waiter: Waiter = timer.data
+        self.wake(waiter, KernelError(waiter.timeout_errno, f"{waiter.op} timed out"))
 
     def wake(self, waiter: Waiter, result: object) -> None:
         """Complete a sleeper with ``result`` (a value, a KernelError or RETRY)."""
-        self._unlink(waiter)
+        # _unlink, inlined: every completed sleeper passes here
+        waiter.unlink()
+        if waiter.timer is not None:
+            self.timers.cancel(waiter.timer)
+        task = waiter.task
+        if task.waiter is waiter:
+            task.waiter = None
         self._woken.append((waiter, result))
 
     def _unlink(self, waiter: Waiter) -> None:
+        """The sleeper leaves: every wait entry, its timeout, its task."""
         waiter.unlink()
+        if waiter.timer is not None:
+            self.timers.cancel(waiter.timer)
         if waiter.task.waiter is waiter:
             waiter.task.waiter = None
 
@@ -161,44 +227,69 @@ class Kernel:
                         result = waiter.restart()
                     except KernelError as exc:
                         result = exc
-                    if result is BLOCKED:
+                    if result is BLOCKED:  # asleep again: the next step goes with it
+                        self._carry_then(waiter)
                         continue
+                if waiter.then is not None:
+                    # a multi-step syscall goes on once the waking one is
+                    # done (take_completions), as its next call would
+                    self._continuations.append((waiter.task, waiter.then, result))
+                    continue
                 self._completions.append((waiter.task, result))
+
+    @staticmethod
+    def _carry_then(waiter: Waiter) -> None:
+        again = waiter.task.waiter
+        if waiter.then is not None and again is not None and again.then is None:
+            again.then = waiter.then
 
     def take_freed_bytes(self) -> int:
         freed, self.freed_bytes = self.freed_bytes, 0
         return freed
 
     def take_completions(self) -> list[tuple[Task, object]]:
-        """Sleepers completed since the last call: (task, value | KernelError)."""
+        """Sleepers completed since the last call: (task, value | KernelError).
+
+        A multi-step syscall (msgsnd_many) whose step completed runs its next
+        steps here, after the syscall that woke it: they may complete it or
+        put it to sleep again.
+        """
+        while self._continuations:
+            steps, self._continuations = self._continuations, []
+            for task, then, result in steps:
+                if task not in task.process.tasks:
+                    continue  # its thread is gone
+                try:
+                    result = then(result)
+                except KernelError as exc:
+                    result = exc
+                self._run_wakeups()
+                if result is not BLOCKED:
+                    self._completions.append((task, result))
         done, self._completions = self._completions, []
         return done
 
     # --- time, signals, exit -------------------------------------------
     def next_deadline(self) -> float | None:
-        """The earliest pending timeout, for the caller's poll timeout."""
-        while self._timers and not self._timers[0][2].pending:
-            heapq.heappop(self._timers)
-        return self._timers[0][0] if self._timers else None
+        """The earliest armed timer, on CLOCK_MONOTONIC, for the caller's poll
+        timeout (compare it with the monotonic clock, never the wall clock)."""
+        return self.timers.next_expiry()
 
-    def advance(self, now: float) -> None:
-        """Time passes: sleepers whose deadline is <= now time out."""
-        self.now = now
-        while self._timers and self._timers[0][0] <= now:
-            deadline, _, waiter = heapq.heappop(self._timers)
-            if waiter.pending and waiter.deadline == deadline:
-                self.wake(waiter, KernelError(waiter.timeout_errno,
-                                              f"{waiter.op} timed out"))
+    def advance(self, now: float, mono: float | None = None) -> None:
+        """Time passes: timers due at ``mono`` (None: ``now``) run, so
+        sleepers whose deadline is <= ``mono`` time out."""
+        self.clock.set(now, mono)
+        self.timers.run_expired(self.clock.monotonic)
         self._run_wakeups()
 
-    def interrupt(self, task: Task, now: float) -> bool:
+    def interrupt(self, task: Task, now: float | None = None, mono: float | None = None) -> bool:
         """A signal interrupts the task's sleep: it fails with EINTR.
 
         SysV msg/sem calls are never restarted after a signal handler, so the
         result is final.  Returns False when the task was not sleeping (its
         result, if any, is already in the completions).
         """
-        self.now = now
+        self._set_time(now, mono)
         waiter = task.waiter
         if waiter is None:
             return False
@@ -206,20 +297,22 @@ class Kernel:
         self._run_wakeups()
         return True
 
-    def exit_task(self, task: Task, now: float) -> None:
+    def exit_task(self, task: Task, now: float | None = None, mono: float | None = None) -> None:
         """A thread is gone (its connection closed): cancel its sleep silently."""
-        self.now = now
+        self._set_time(now, mono)
         if task.waiter is not None:
             self._unlink(task.waiter)
         task.process.tasks.discard(task)
         self._run_wakeups()
 
     def fork_process(self, parent: Process, child: Process, inherited: list[int] | None,
-                     now: float) -> None:
-        """fork(): the child's copies of the parent's mappings count (dup_mmap).
+                     now: float | None = None, mono: float | None = None) -> None:
+        """fork(): the child shares the parent's open files (copy_files ->
+        dup_fd) and its copies of the parent's mappings count (dup_mmap).
 
         ``inherited`` lists the parent's shm attachments the child reports
         (None: all).  The undo list is not inherited (no CLONE_SYSVSEM).
+        ``now`` None: called from inside a syscall, whose time stands.
         """
         from uipc.kernel.syscalls import FORK_HOOKS
 
@@ -229,35 +322,47 @@ class Kernel:
         if child.shm_attachments:
             raise KernelError(errno.EPERM, f"pid {child.pid} attached segments of its own before "
                               "reporting its fork")
+        if len(child.files):
+            raise KernelError(errno.EPERM, f"pid {child.pid} opened files of its own before "
+                              "reporting its fork")
         child.forked_from = parent.pid
-        self.now = now
+        self._set_time(now, mono)
+        child.files = parent.files.copy()  # copy_process: copy_files before copy_mm
         for hook in FORK_HOOKS:
             hook(self, parent, child, inherited)
         self._run_wakeups()
 
-    def exec_process(self, process: Process, now: float) -> None:
-        """execve(): the old image's mappings are gone (shm detached); the
-        semaphore undo list and the namespace are kept, as in Linux."""
+    def exec_process(self, process: Process, now: float | None = None,
+                     mono: float | None = None) -> None:
+        """execve(): the old image's mappings are gone (shm detached), then the
+        close-on-exec descriptors close (begin_new_exec: exec_mmap, then
+        do_close_on_exec); the semaphore undo list, the other descriptors and
+        the namespace are kept, as in Linux."""
         from uipc.kernel.syscalls import EXEC_HOOKS
 
-        self.now = now
+        self._set_time(now, mono)
         for hook in EXEC_HOOKS:
             hook(self, process)
+        process.files.close_on_exec(self)
         self._run_wakeups()
 
-    def exit_process(self, process: Process, now: float) -> None:
-        """do_exit(): threads go, then exit_sem (undo), then the mm (shm detach).
+    def exit_process(self, process: Process, now: float | None = None,
+                     mono: float | None = None) -> None:
+        """do_exit(): threads go, then, in do_exit's order, exit_mm (shm
+        detach), exit_sem (undo), exit_shm, exit_files (each open file's
+        release when its last reference goes).
 
         When the process was the last one of a named namespace, the namespace
         is freed with everything in it (free_ipc_ns).
         """
         from uipc.kernel.syscalls import EXIT_HOOKS
 
-        self.now = now
+        self._set_time(now, mono)
         for task in list(process.tasks):
-            self.exit_task(task, now)
+            self.exit_task(task)
         for hook in EXIT_HOOKS:
             hook(self, process)
+        exit_files(self, process)
         process.exited = True
         self.processes.pop(process.pid, None)
         ns = process.ns

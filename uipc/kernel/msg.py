@@ -2,7 +2,8 @@
 
 Everything that decides whether msgsnd/msgrcv blocks, whom a message goes
 to and what msgctl reports lives here.  This file never touches sockets,
-clocks or pids: time is ``k.now``, identities come in the task.
+clocks or pids: time is ``k.clock.realtime`` (stamps), identities come in
+the task.
 
 Theory of operation (as msg.c): a queue holds messages in arrival order, a
 FIFO of sleeping receivers (``q_receivers``, one :class:`MsgReceiver` each
@@ -23,10 +24,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from uipc.kernel.entry import syscall
 from uipc.kernel.errors import KernelError
 from uipc.kernel.ids import (
-    S_IRUGO, S_IRWXUGO, S_IWUGO, IpcOps, KernIpcPerm, describe_denial, ipcctl_obtain_check,
-    ipcget, ipcperms, ipc_update_perm,
+    S_IRUGO, S_IRWXUGO, S_IWUGO, IpcOps, KernIpcPerm, ipc_check_perms, ipcctl_obtain_check,
+    ipcctl_obtain_stat, ipcget, ipc_update_perm,
 )
 from uipc.kernel.task import CAP_SYS_RESOURCE, Task
 from uipc.kernel.wait import BLOCKED, RETRY, WaitQueue, Waiter
@@ -119,11 +121,12 @@ def newque(k: "Kernel", task: Task, key: int, msgflg: int) -> int:
     """
     ns = task.ns
     msq = MsgQueue(perm=KernIpcPerm(key=key, mode=msgflg & S_IRWXUGO),
-                   q_ctime=int(k.now), q_qbytes=ns.msg_ctlmnb)
+                   q_ctime=int(k.clock.realtime), q_qbytes=ns.msg_ctlmnb)
     ns.msg_ids.ipc_addid(msq, ns.msg_ctlmni, task.cred)
     return msq.perm.id
 
 
+@syscall(1, "msgget", "key:i32 msgflg:i32", result="int", doc="msgget(2).")
 def sys_msgget(k: "Kernel", task: Task, key: int, msgflg: int) -> int:
     """ksys_msgget().  See msgget(2)."""
     ops: IpcOps[MsgQueue] = IpcOps(getnew=lambda key, flg: newque(k, task, key, flg))
@@ -180,7 +183,7 @@ def pipelined_send(k: "Kernel", msq: MsgQueue, msg: MsgMsg) -> bool:
                                     f"the receiver's {msr.bufsz}-byte buffer (no MSG_NOERROR)"))
             continue
         msq.q_lrpid = msr.task.pid
-        msq.q_rtime = int(k.now)
+        msq.q_rtime = int(k.clock.realtime)
         k.wake(msr, (msg.m_type, msg.mtext[:msr.bufsz]))
         return True
     return False
@@ -191,6 +194,8 @@ def _valid_queue(msq: MsgQueue) -> None:
         raise KernelError(errno.EIDRM, f"message queue {msq.perm.id} was removed")
 
 
+@syscall(2, "msgsnd", "msqid:i32 mtype:i64 mtext:bytes msgflg:i32", result="none",
+         doc="msgsnd(2). Tail: mtext.")
 def sys_msgsnd(k: "Kernel", task: Task, msqid: int, mtype: int, mtext: bytes, msgflg: int) -> object:
     """do_msgsnd().  See msgsnd(2).
 
@@ -212,8 +217,7 @@ def sys_msgsnd(k: "Kernel", task: Task, msqid: int, mtype: int, mtext: bytes, ms
     msg = MsgMsg(mtype, bytes(mtext))
 
     def attempt() -> object:
-        if not ipcperms(task.cred, msq.perm, S_IWUGO):
-            raise KernelError(errno.EACCES, describe_denial(task.cred, msq.perm, "write"))
+        ipc_check_perms(task.cred, msq.perm, S_IWUGO, "write")
         _valid_queue(msq)
         if not msg_fits_inqueue(msq, msgsz):
             if msgflg & IPC_NOWAIT:
@@ -223,7 +227,7 @@ def sys_msgsnd(k: "Kernel", task: Task, msqid: int, mtype: int, mtext: bytes, ms
             mss = MsgSender(task=task, op="msgsnd", obj_id=msqid, restart=attempt, msgsz=msgsz)
             return k.park(msq.q_senders, mss)
         msq.q_lspid = task.pid
-        msq.q_stime = int(k.now)
+        msq.q_stime = int(k.clock.realtime)
         if not pipelined_send(k, msq, msg):
             if ns.quota is not None:
                 ns.quota.charge("msg_bytes", task.cred.euid, msgsz, errno.EAGAIN)
@@ -270,6 +274,8 @@ def find_msg(msq: MsgQueue, msgtyp: int, mode: int) -> MsgMsg | None:
     return found
 
 
+@syscall(3, "msgrcv", "msqid:i32 msgsz:i64 msgtyp:i64 msgflg:i32", result="msg",
+         doc="msgrcv(2). Result: mtype i64, tail mtext.")
 def sys_msgrcv(k: "Kernel", task: Task, msqid: int, bufsz: int, msgtyp: int,
                msgflg: int) -> object:
     """do_msgrcv().  See msgrcv(2).
@@ -299,8 +305,7 @@ def sys_msgrcv(k: "Kernel", task: Task, msqid: int, bufsz: int, msgtyp: int,
     msq: MsgQueue = ns.msg_ids.ipc_obtain_object_check(msqid)
 
     def attempt() -> object:
-        if not ipcperms(task.cred, msq.perm, S_IRUGO):
-            raise KernelError(errno.EACCES, describe_denial(task.cred, msq.perm, "read"))
+        ipc_check_perms(task.cred, msq.perm, S_IRUGO, "read")
         _valid_queue(msq)
         msg = find_msg(msq, msgtyp, mode)
         if msg is not None:
@@ -317,7 +322,7 @@ def sys_msgrcv(k: "Kernel", task: Task, msqid: int, bufsz: int, msgtyp: int,
             else:  # typed receive: O(position), as Linux's list walk to find it
                 msq.q_messages.remove(msg)
             msq.q_qnum -= 1
-            msq.q_rtime = int(k.now)
+            msq.q_rtime = int(k.clock.realtime)
             msq.q_lrpid = task.pid
             msq.q_cbytes -= msg.m_ts
             ns.msg_bytes -= msg.m_ts
@@ -391,11 +396,7 @@ def msgctl_stat(task: Task, msqid: int, cmd: int) -> tuple[int, MsqidDs]:
         EINVAL: no such id / nothing at that index.
         EACCES: no read permission (not checked for MSG_STAT_ANY).
     """
-    ids = task.ns.msg_ids
-    msq: MsgQueue = (ids.ipc_obtain_object_idr(msqid) if cmd in (MSG_STAT, MSG_STAT_ANY)
-                     else ids.ipc_obtain_object_check(msqid))
-    if cmd != MSG_STAT_ANY and not ipcperms(task.cred, msq.perm, S_IRUGO):
-        raise KernelError(errno.EACCES, describe_denial(task.cred, msq.perm, "read (stat)"))
+    msq: MsgQueue = ipcctl_obtain_stat(task.ns.msg_ids, msqid, task.cred, cmd, MSG_STAT_ANY)
     ds = MsqidDs(msg_perm=msq.perm.to_user(), msg_stime=msq.q_stime, msg_rtime=msq.q_rtime,
                  msg_ctime=msq.q_ctime, msg_cbytes=msq.q_cbytes, msg_qnum=msq.q_qnum,
                  msg_qbytes=msq.q_qbytes, msg_lspid=msq.q_lspid, msg_lrpid=msq.q_lrpid)
@@ -423,7 +424,7 @@ def msgctl_down(k: "Kernel", task: Task, msqid: int, cmd: int, buf: MsqidDs | No
     perm = buf.msg_perm
     ipc_update_perm(perm.uid, perm.gid, perm.mode, msq.perm)
     msq.q_qbytes = buf.msg_qbytes
-    msq.q_ctime = int(k.now)
+    msq.q_ctime = int(k.clock.realtime)
     # sleeping receivers might be excluded by stricter permissions,
     # sleeping senders might fit a larger queue
     expunge_all(k, msq, errno.EAGAIN)
@@ -431,6 +432,8 @@ def msgctl_down(k: "Kernel", task: Task, msqid: int, cmd: int, buf: MsqidDs | No
     return 0
 
 
+@syscall(4, "msgctl", "msqid:i32 cmd:i32 buf:msqid_ds", result="ctl",
+         doc="msgctl(2). Tail: a packed msqid_ds for IPC_SET, else empty.")
 def sys_msgctl(k: "Kernel", task: Task, msqid: int, cmd: int,
                buf: MsqidDs | None = None) -> int | tuple[int, MsqidDs] | tuple[int, MsgInfo]:
     """ksys_msgctl().  See msgctl(2).
@@ -459,3 +462,94 @@ def free_ns_msg(k: "Kernel", ns: "IpcNamespace") -> None:
     """msg_exit_ns(): free every queue of a dying namespace."""
     for msq in list(ns.msg_ids):
         freeque(k, ns, msq)
+
+
+# --- sendmmsg/recvmmsg for queues -------------------------------------------------
+#: messages one msgsnd_many/msgrcv_many may carry (UIO_MAXIOV, sendmmsg's cap)
+MAX_MSGS = 1024
+#: a msgrcv_many reply takes more messages while it holds fewer bytes than
+#: this (the daemon's replies stay within one frame; replies of a few MiB
+#: would each be copied several times, cold in cache)
+MSGS_REPLY_BYTES = 2 * 1024 * 1024
+#: bytes each message adds to a msgrcv_many reply beside its text (mtype, length)
+MSGS_ITEM_BYTES = 12
+
+
+@syscall(17, "msgrcv_many", "msqid:i32 msgsz:i64 msgtyp:i64 msgflg:i32 count:u32", result="msgs",
+         doc="Up to `count` (1..1024) msgrcv(2) in one request, as recvmmsg(2) with "
+             "MSG_WAITFORONE: the first as msgrcv would (it may block), then more with "
+             "IPC_NOWAIT until `count` or until one fails (the first's failure is the "
+             "reply's). Result: u32 n, then n x (mtype i64, u32 length, mtext).")
+def sys_msgrcv_many(k: "Kernel", task: Task, msqid: int, msgsz: int, msgtyp: int, msgflg: int,
+                    count: int) -> object:
+    """recvmmsg(2) with MSG_WAITFORONE, for a queue: msgrcv in a loop."""
+    if not 1 <= count <= MAX_MSGS:
+        raise KernelError(errno.EINVAL, f"count {count} outside [1, {MAX_MSGS}]")
+    first = sys_msgrcv(k, task, msqid, msgsz, msgtyp, msgflg)
+    if first is BLOCKED:
+        assert task.waiter is not None
+        task.waiter.then = lambda res: (res if isinstance(res, KernelError)
+                                        else _more_msgs(k, task, msqid, msgsz, msgtyp, msgflg,
+                                                        count, res))
+        return BLOCKED
+    return _more_msgs(k, task, msqid, msgsz, msgtyp, msgflg, count, first)
+
+
+def _more_msgs(k: "Kernel", task: Task, msqid: int, msgsz: int, msgtyp: int, msgflg: int,
+               count: int, first: tuple[int, bytes]) -> list[tuple[int, bytes]]:
+    """After the first message: take what is queued, no waiting, while the
+    reply stays within one frame."""
+    msgs = [first]
+    # no message is longer than msgsz (or msgmax): room for one more?
+    room = MSGS_REPLY_BYTES - MSGS_ITEM_BYTES - min(msgsz, task.ns.msg_ctlmax)
+    size = len(first[1])
+    while len(msgs) < count and size <= room:
+        k._run_wakeups()  # as between two syscalls: woken senders go first
+        try:
+            msg = sys_msgrcv(k, task, msqid, msgsz, msgtyp, msgflg | IPC_NOWAIT)
+        except KernelError:
+            break  # ENOMSG (or E2BIG...: the next call meets it again)
+        msgs.append(msg)  # type: ignore[arg-type]
+        size += MSGS_ITEM_BYTES + len(msg[1])  # type: ignore[index]
+    return msgs
+
+
+@syscall(18, "msgsnd_many", "msqid:i32 msgflg:i32 msgs:msgs", result="int",
+         doc="1..1024 msgsnd(2) in one request, as sendmmsg(2): in order, each as msgsnd would "
+             "(each may block), stopping at the first failure. Result: how many were sent; if "
+             "the first fails, its failure is the reply's. Tail: u32 n, then n x (mtype i64, "
+             "u32 length, mtext).")
+def sys_msgsnd_many(k: "Kernel", task: Task, msqid: int, msgflg: int,
+                    msgs: list[tuple[int, bytes]]) -> object:
+    """sendmmsg(2) for a queue: msgsnd in a loop, sleeping per message."""
+    if not 1 <= len(msgs) <= MAX_MSGS:
+        raise KernelError(errno.EINVAL, f"{len(msgs)} messages, outside [1, {MAX_MSGS}]")
+    return _send_msgs(k, task, msqid, msgflg, msgs, 0)
+
+
+def _send_msgs(k: "Kernel", task: Task, msqid: int, msgflg: int, msgs: list[tuple[int, bytes]],
+               done: int) -> object:
+    """From message ``done`` on.  Returns how many were sent once one fails
+    (raises if the first does), or BLOCKED with the next step attached to
+    the sleeper of the message it sleeps on."""
+    while done < len(msgs):
+        if done:
+            k._run_wakeups()  # as between two syscalls
+        mtype, mtext = msgs[done]
+        try:
+            r = sys_msgsnd(k, task, msqid, mtype, mtext, msgflg)
+        except KernelError:
+            if done:
+                return done
+            raise
+        if r is BLOCKED:
+            assert task.waiter is not None
+
+            def sent(res: object, done: int = done) -> object:
+                if isinstance(res, KernelError):  # EIDRM, EINTR... after some were sent
+                    return done or res
+                return _send_msgs(k, task, msqid, msgflg, msgs, done + 1)
+            task.waiter.then = sent
+            return BLOCKED
+        done += 1
+    return done

@@ -1,7 +1,8 @@
 """ipc/sem.c: System V semaphores.
 
 Everything that decides whether a semop sleeps, whom a change wakes and in
-what order lives here; no sockets, clocks or pids (``k.now``, ``task.pid``).
+what order lives here; no sockets, clocks or pids (``k.clock``, ``task.pid``):
+stamps are CLOCK_REALTIME, a semtimedop deadline is CLOCK_MONOTONIC.
 
 Theory of operation, as in Linux 6.x: a semop is a list of operations applied
 atomically, in order (``perform_atomic_semop``): all succeed or nothing
@@ -49,13 +50,14 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import TYPE_CHECKING, Any, overload
 
+from uipc.kernel.entry import syscall
 from uipc.kernel.errors import KernelError
 from uipc.kernel.ids import (
-    S_IRUGO, S_IRWXUGO, S_IWUGO, IpcOps, KernIpcPerm, describe_denial, ipcctl_obtain_check,
-    ipcget, ipcperms, ipc_update_perm,
+    S_IRUGO, S_IRWXUGO, S_IWUGO, IpcOps, KernIpcPerm, ipc_check_perms, ipcctl_obtain_check,
+    ipcctl_obtain_stat, ipcget, ipc_update_perm,
 )
 from uipc.kernel.task import Process, Task
-from uipc.kernel.wait import WaitQueue, Waiter
+from uipc.kernel.wait import WaitQueue, Waiter, repark
 from uipc.uapi.ipc import IPC_64, IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT
 from uipc.uapi.sem import (
     GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, SEM_INFO, SEM_STAT, SEM_STAT_ANY, SEM_UNDO,
@@ -212,13 +214,12 @@ class SemQueue(Waiter):
     #: index in sops of the operation that blocked (q->blocking)
     blocking: int = 0
 
-    def unlink(self) -> None:
+    def dequeue(self) -> None:
         """A sleeper leaves on its own (signal, timeout, exit): unlink_queue
         then sem_unlock(), which unmerges the queues if no complex op is left."""
-        if self.queue is not None:
-            assert self.sma is not None
-            _dequeue(self.sma, self)
-            unmerge_queues(self.sma)
+        assert self.sma is not None
+        _dequeue(self.sma, self)
+        unmerge_queues(self.sma)
 
 
 # --- semget -----------------------------------------------------------------
@@ -235,12 +236,13 @@ def newary(k: "Kernel", task: Task, key: int, semflg: int, nsems: int) -> int:
     if ns.used_sems + nsems > ns.sc_semmns:
         raise KernelError(errno.ENOSPC, f"{ns.used_sems} semaphores exist, {nsems} more would "
                           f"exceed semmns ({ns.sc_semmns}, kernel.sem field 2)")
-    sma = SemArray.new(KernIpcPerm(key=key, mode=semflg & S_IRWXUGO), nsems, int(k.now))
+    sma = SemArray.new(KernIpcPerm(key=key, mode=semflg & S_IRWXUGO), nsems, int(k.clock.realtime))
     ns.sem_ids.ipc_addid(sma, ns.sc_semmni, task.cred)
     ns.used_sems += nsems
     return sma.perm.id
 
 
+@syscall(5, "semget", "key:i32 nsems:i32 semflg:i32", result="int", doc="semget(2).")
 def sys_semget(k: "Kernel", task: Task, key: int, nsems: int, semflg: int) -> int:
     """ksys_semget().  See semget(2).
 
@@ -305,10 +307,7 @@ def merge_queues(sma: SemArray) -> None:
     to the global queue so that FIFO order holds across all of them
     (semaphore by semaphore, in sem_num order, as Linux walks sma->sems)."""
     for num in sorted(sma.sem_alter):
-        queue = sma.sem_alter[num]
-        for q in queue:
-            queue.remove(q)
-            sma.pending_alter.park(q)
+        sma.sem_alter[num].repark_all(sma.pending_alter)
     sma.sem_alter.clear()
 
 
@@ -318,8 +317,7 @@ def unmerge_queues(sma: SemArray) -> None:
         return
     for q in sma.pending_alter:
         assert isinstance(q, SemQueue)
-        sma.pending_alter.remove(q)
-        sem_queue(sma, q.sops[0][0], True).park(q)
+        repark(q, sem_queue(sma, q.sops[0][0], True))
 
 
 def perform_atomic_semop(sma: SemArray, q: SemQueue) -> int | KernelError:
@@ -458,7 +456,7 @@ def update_queue(k: "Kernel", sma: SemArray, semnum: int) -> bool:
 
 
 def set_semotime(k: "Kernel", sma: SemArray) -> None:
-    sma.sem_otime = int(k.now)
+    sma.sem_otime = int(k.clock.realtime)
 
 
 def do_smart_update(k: "Kernel", sma: SemArray, sops: list[Sop] | None, otime: bool) -> None:
@@ -491,11 +489,15 @@ def find_alloc_undo(task: Task, sma: SemArray) -> SemUndo:
     return un
 
 
+@syscall(6, "semtimedop", "semid:i32 sops:sembufs timeout:timeout", result="none",
+         doc="semtimedop(2); timeout -1 means none (semop). Tail: struct sembuf[] as u16 "
+             "sem_num, i16 sem_op, i16 sem_flg.")
 def sys_semtimedop(k: "Kernel", task: Task, semid: int, sops: list[Sop],
                    timeout: float | None) -> object:
     """do_semtimedop().  See semop(2), semtimedop(2).
 
-    ``timeout`` is in seconds (None: wait forever); the deadline is k.now + timeout.
+    ``timeout`` is in seconds (None: wait forever); the deadline is
+    CLOCK_MONOTONIC + timeout, so setting the wall clock does not move it.
     Raises (in Linux's order):
         EINVAL: nsops < 1, semid < 0, or a negative timeout.
         E2BIG: nsops > semopm.
@@ -529,9 +531,8 @@ def sys_semtimedop(k: "Kernel", task: Task, semid: int, sops: list[Sop],
     sma: SemArray = ns.sem_ids.ipc_obtain_object_check(semid)
     if max_num >= len(sma.semval):  # sem_nsems, without a property call on the hot path
         raise KernelError(errno.EFBIG, f"sem_num {max_num} >= nsems ({sma.sem_nsems}) of set {semid}")
-    if not ipcperms(task.cred, sma.perm, S_IWUGO if alter else S_IRUGO):
-        raise KernelError(errno.EACCES, describe_denial(task.cred, sma.perm,
-                                                        "alter" if alter else "read"))
+    ipc_check_perms(task.cred, sma.perm, S_IWUGO if alter else S_IRUGO,
+                    "alter" if alter else "read")
     un = find_alloc_undo(task, sma) if undos else None
     q = SemQueue(task=task, op="semop", obj_id=semid, sma=sma, sops=list(sops), undo=un,
                  pid=task.pid, alter=alter)
@@ -556,7 +557,7 @@ def sys_semtimedop(k: "Kernel", task: Task, semid: int, sops: list[Sop],
             merge_queues(sma)
         queue = sma.pending_alter if alter else sma.pending_const
     if timeout is not None:
-        q.deadline = k.now + timeout
+        q.deadline = k.clock.monotonic + timeout
     return k.park(queue, q)
 
 
@@ -597,11 +598,7 @@ def semctl_info(task: Task, cmd: int) -> tuple[int, SemInfo]:
 
 def semctl_stat(task: Task, semid: int, cmd: int) -> tuple[int, SemidDs]:
     """semctl_stat(): IPC_STAT by id, SEM_STAT / SEM_STAT_ANY by index."""
-    ids = task.ns.sem_ids
-    sma: SemArray = (ids.ipc_obtain_object_idr(semid) if cmd in (SEM_STAT, SEM_STAT_ANY)
-                     else ids.ipc_obtain_object_check(semid))
-    if cmd != SEM_STAT_ANY and not ipcperms(task.cred, sma.perm, S_IRUGO):
-        raise KernelError(errno.EACCES, describe_denial(task.cred, sma.perm, "read (stat)"))
+    sma: SemArray = ipcctl_obtain_stat(task.ns.sem_ids, semid, task.cred, cmd, SEM_STAT_ANY)
     ds = SemidDs(sem_perm=sma.perm.to_user(), sem_otime=sma.sem_otime, sem_ctime=sma.sem_ctime,
                  sem_nsems=sma.sem_nsems)
     return (0 if cmd == IPC_STAT else sma.perm.id), ds
@@ -614,13 +611,12 @@ def semctl_setval(k: "Kernel", task: Task, semid: int, semnum: int, val: int) ->
     sma: SemArray = task.ns.sem_ids.ipc_obtain_object_check(semid)
     if semnum < 0 or semnum >= sma.sem_nsems:
         raise KernelError(errno.EINVAL, f"semnum {semnum} outside [0, {sma.sem_nsems})")
-    if not ipcperms(task.cred, sma.perm, S_IWUGO):
-        raise KernelError(errno.EACCES, describe_denial(task.cred, sma.perm, "alter"))
+    ipc_check_perms(task.cred, sma.perm, S_IWUGO, "alter")
     for un in sma.undos:
         un.semadj[semnum] = 0
     sma.semval[semnum] = val
     sma.sempid[semnum] = task.pid
-    sma.sem_ctime = int(k.now)
+    sma.sem_ctime = int(k.clock.realtime)
     do_smart_update(k, sma, None, False)
     unmerge_queues(sma)
     return 0
@@ -630,9 +626,8 @@ def semctl_main(k: "Kernel", task: Task, semid: int, semnum: int, cmd: int, arg:
     """semctl_main(): GETALL, SETALL, GETVAL, GETPID, GETNCNT, GETZCNT."""
     sma: SemArray = task.ns.sem_ids.ipc_obtain_object_check(semid)
     nsems = sma.sem_nsems
-    if not ipcperms(task.cred, sma.perm, S_IWUGO if cmd == SETALL else S_IRUGO):
-        raise KernelError(errno.EACCES, describe_denial(task.cred, sma.perm,
-                                                        "alter" if cmd == SETALL else "read"))
+    ipc_check_perms(task.cred, sma.perm, S_IWUGO if cmd == SETALL else S_IRUGO,
+                    "alter" if cmd == SETALL else "read")
     if cmd == GETALL:
         return sma.semvals()
     if cmd == SETALL:
@@ -648,7 +643,7 @@ def semctl_main(k: "Kernel", task: Task, semid: int, semnum: int, cmd: int, arg:
         sma.sempid[:] = array("i", [task.pid]) * nsems
         for un in sma.undos:
             un.semadj[:] = [0] * nsems
-        sma.sem_ctime = int(k.now)
+        sma.sem_ctime = int(k.clock.realtime)
         do_smart_update(k, sma, None, False)
         unmerge_queues(sma)
         return 0
@@ -691,10 +686,13 @@ def semctl_down(k: "Kernel", task: Task, semid: int, cmd: int, buf: SemidDs | No
     assert buf is not None
     perm = buf.sem_perm
     ipc_update_perm(perm.uid, perm.gid, perm.mode, sma.perm)
-    sma.sem_ctime = int(k.now)
+    sma.sem_ctime = int(k.clock.realtime)
     return 0
 
 
+@syscall(7, "semctl", "semid:i32 semnum:i32 cmd:i32 arg:semun", result="ctl",
+         doc="semctl(2). arg: SETVAL's value in the fixed part; tail: u16[] for SETALL, a "
+             "packed semid_ds for IPC_SET.")
 def sys_semctl(k: "Kernel", task: Task, semid: int, semnum: int, cmd: int, arg: Any = None) -> Any:
     """ksys_semctl().  See semctl(2).
 

@@ -1,8 +1,8 @@
 """ipc/shm.c: System V shared memory, its metadata and lifecycle.
 
-The bytes never live here: a segment's memory comes from an injected
-allocator (memfds in the daemon, bytearrays in unit tests), and mapping it
-is the client's business.  What this file decides is everything Linux
+The bytes never live here: a segment's memory is a memory object from the
+kernel's injected allocator (``k.memory``, uipc/kernel/mm.py: memfds in the
+daemon, bytearrays in unit tests), and mapping it is the client's business.  What this file decides is everything Linux
 decides: sizes and limits, who may attach and how, ``shm_nattch`` counted
 per mapping (attach, fork copies, detach, exec, exit), the times and pids,
 and when a segment dies.
@@ -18,15 +18,16 @@ attached to any more.
 from __future__ import annotations
 
 import errno
-import itertools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from uipc.kernel.entry import syscall
 from uipc.kernel.errors import KernelError
 from uipc.kernel.ids import (
-    S_IRUGO, S_IRWXUGO, S_IWUGO, IpcOps, KernIpcPerm, describe_denial, ipcctl_obtain_check,
-    ipcget, ipcperms, ipc_update_perm,
+    S_IRUGO, S_IRWXUGO, S_IWUGO, IpcOps, KernIpcPerm, ipc_check_perms, ipcctl_obtain_check,
+    ipcctl_obtain_stat, ipcget, ipc_update_perm,
 )
+from uipc.kernel.mm import BytearrayAllocator, MemoryAllocator  # noqa: F401 - re-exported
 from uipc.kernel.task import CAP_IPC_LOCK, Process, Task
 from uipc.uapi.ipc import IPC_64, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT
 from uipc.uapi.shm import (
@@ -50,36 +51,9 @@ ADDR_MAX = (1 << 64) - 1
 TASK_SIZE = (1 << 47) - PAGE_SIZE
 
 
-class ShmAllocator(Protocol):
-    """Where segment memory comes from."""
-
-    def alloc(self, size: int, noreserve: bool) -> Any:
-        """Zero-filled memory of ``size`` bytes; KernelError(ENOMEM) if it cannot."""
-
-    def free(self, handle: Any) -> None:
-        """The segment is destroyed; attached clients keep their own mappings."""
-
-    def resident_pages(self, handle: Any) -> int:
-        """Pages in memory, for SHM_INFO's shm_rss."""
-
-
-class BytearrayAllocator:
-    """Memory as bytearrays, for unit tests; remembers what it freed."""
-
-    def __init__(self, limit: int = 1 << 32) -> None:
-        self.limit = limit
-        self.freed: list[bytearray] = []
-
-    def alloc(self, size: int, noreserve: bool) -> bytearray:
-        if size > self.limit and not noreserve:
-            raise KernelError(errno.ENOMEM, f"{size} bytes exceed the allocator's {self.limit}")
-        return bytearray(min(size, self.limit))
-
-    def free(self, handle: bytearray) -> None:
-        self.freed.append(handle)
-
-    def resident_pages(self, handle: bytearray) -> int:
-        return 0
+#: where segment memory comes from: the memory-object seam (uipc/kernel/mm.py);
+#: BytearrayAllocator is re-exported from there for the tests that import it here
+ShmAllocator = MemoryAllocator
 
 
 @dataclass(eq=False)
@@ -97,6 +71,9 @@ class ShmidKernel:
     shm_nattch: int = 0
     #: the creating process (shm_creator), for kernel.shm_rmid_forced at its exit
     shm_creator: Process | None = None
+    #: shp->ns: the namespace the segment lives in (an attachment may outlive
+    #: its process's move to another one, unshare)
+    ns: "IpcNamespace | None" = None
 
 
 @dataclass(eq=False)
@@ -120,9 +97,6 @@ class ShmatResult:
     #: the address to map at (already rounded), 0 for anywhere
     addr: int
     remap: bool
-
-
-_attach_ids = itertools.count(1)
 
 
 def _pages(size: int) -> int:
@@ -151,11 +125,11 @@ def newseg(k: "Kernel", task: Task, key: int, shmflg: int, size: int) -> int:
         raise KernelError(errno.ENOMEM, "SHM_HUGETLB: uipc has no huge pages to give")
     if size > MAX_LFS_FILESIZE:
         raise KernelError(errno.EINVAL, f"size {size} is larger than a file can be")
-    allocator = k.shm_allocator if k.shm_allocator is not None else _default_allocator(k)
+    allocator = k.memory
     handle = allocator.alloc(size, bool(shmflg & SHM_NORESERVE))
     shp = ShmidKernel(perm=KernIpcPerm(key=key, mode=shmflg & S_IRWXUGO), shm_segsz=size,
-                      shm_file=handle, shm_ctim=int(k.now), shm_cprid=task.pid,
-                      shm_creator=task.process)
+                      shm_file=handle, shm_ctim=int(k.clock.realtime),
+                      shm_cprid=task.pid, shm_creator=task.process, ns=ns)
     try:
         ns.shm_ids.ipc_addid(shp, ns.shm_ctlmni, task.cred)
     except KernelError:
@@ -165,11 +139,7 @@ def newseg(k: "Kernel", task: Task, key: int, shmflg: int, size: int) -> int:
     return shp.perm.id
 
 
-def _default_allocator(k: "Kernel") -> ShmAllocator:
-    k.shm_allocator = BytearrayAllocator()
-    return k.shm_allocator
-
-
+@syscall(8, "shmget", "key:i32 size:u64 shmflg:i32", result="int", doc="shmget(2).")
 def sys_shmget(k: "Kernel", task: Task, key: int, size: int, shmflg: int) -> int:
     """ksys_shmget().  See shmget(2).
 
@@ -189,7 +159,7 @@ def sys_shmget(k: "Kernel", task: Task, key: int, size: int, shmflg: int) -> int
 # --- attach / detach ------------------------------------------------------------------
 def shm_open(k: "Kernel", shp: ShmidKernel, pid: int) -> None:
     """__shm_open(): a mapping appears (attach or fork copy)."""
-    shp.shm_atim = int(k.now)
+    shp.shm_atim = int(k.clock.realtime)
     shp.shm_lprid = pid
     shp.shm_nattch += 1
 
@@ -201,7 +171,7 @@ def shm_may_destroy(ns: "IpcNamespace", shp: ShmidKernel) -> bool:
 def shm_close(k: "Kernel", ns: "IpcNamespace", shp: ShmidKernel, pid: int) -> None:
     """shm_close(): a mapping goes (detach, exec, exit)."""
     shp.shm_lprid = pid
-    shp.shm_dtim = int(k.now)
+    shp.shm_dtim = int(k.clock.realtime)
     shp.shm_nattch -= 1
     if shm_may_destroy(ns, shp) and not shp.perm.deleted:
         shm_destroy(k, ns, shp)
@@ -212,10 +182,15 @@ def shm_destroy(k: "Kernel", ns: "IpcNamespace", shp: ShmidKernel) -> None:
     ns.shm_tot -= _pages(shp.shm_segsz)
     ns.shm_ids.ipc_rmid(shp)
     handle, shp.shm_file = shp.shm_file, None
-    if k.shm_allocator is not None and handle is not None:
-        k.shm_allocator.free(handle)
+    if handle is not None:
+        k.memory.free(handle)
 
 
+@syscall(9, "shmat", "shmid:i32 shmaddr:u64 shmflg:i32", result="shmat", fds=1,
+         undo=lambda k, task, res: sys_shmdt(k, task, res.attach_id, 1),
+         doc="shmat(2). Result: attach_id i64, segsz u64, map_size u64, addr u64, readonly "
+             "i32, remap i32; the segment's memfd arrives with the reply as SCM_RIGHTS "
+             "(O_RDONLY for SHM_RDONLY; sealed against resizing).")
 def sys_shmat(k: "Kernel", task: Task, shmid: int, shmaddr: int, shmflg: int) -> ShmatResult:
     """do_shmat().  See shmat(2).
 
@@ -254,15 +229,13 @@ def sys_shmat(k: "Kernel", task: Task, shmid: int, shmaddr: int, shmflg: int) ->
         acc_mode |= S_IXUGO
     ns = task.ns
     shp: ShmidKernel = ns.shm_ids.ipc_obtain_object_check(shmid)
-    if not ipcperms(task.cred, shp.perm, acc_mode):
-        want = "read" if readonly else "read-write"
-        raise KernelError(errno.EACCES, describe_denial(task.cred, shp.perm,
-                                                        want + ("+exec" if shmflg & SHM_EXEC else "")))
+    ipc_check_perms(task.cred, shp.perm, acc_mode, ("read" if readonly else "read-write")
+                    + ("+exec" if shmflg & SHM_EXEC else ""))
     map_size = _pages(shp.shm_segsz) * PAGE_SIZE
     if addr and not shmflg & SHM_REMAP and addr + shp.shm_segsz > ADDR_MAX:
         raise KernelError(errno.EINVAL, f"{shp.shm_segsz} bytes at {addr:#x} wrap around")
     shm_mmap_fits(addr, map_size)
-    att = ShmAttach(attach_id=next(_attach_ids), shp=shp, readonly=readonly)
+    att = ShmAttach(attach_id=next(k.shm_attach_ids), shp=shp, readonly=readonly)
     task.process.shm_attachments[att.attach_id] = att
     shm_open(k, shp, task.pid)
     return ShmatResult(attach_id=att.attach_id, handle=shp.shm_file, size=shp.shm_segsz,
@@ -289,6 +262,9 @@ def shm_mmap_fits(addr: int, map_size: int) -> None:
                           f"({TASK_SIZE:#x})")
 
 
+@syscall(10, "shmdt", "attach_id:i64 abort:i32", result="none",
+         doc="shmdt(2), by the attach id shmat returned. abort=1: the client could not map it "
+             "(the count is reverted without touching times or pids).")
 def sys_shmdt(k: "Kernel", task: Task, attach_id: int, abort: int = 0) -> None:
     """ksys_shmdt(), by attach id.  See shmdt(2).
 
@@ -310,13 +286,6 @@ def sys_shmdt(k: "Kernel", task: Task, attach_id: int, abort: int = 0) -> None:
         return None
     shm_close(k, proc.ns, shp, task.pid)
     return None
-
-
-def _segment_ns(k: "Kernel", shp: ShmidKernel, fallback: "IpcNamespace") -> "IpcNamespace":
-    for ns in k.namespaces.values():
-        if not shp.perm.deleted and ns.shm_ids._idr.get(shp.perm.id & 0x7FFF) is shp:
-            return ns
-    return fallback
 
 
 def shm_fork(k: "Kernel", parent: Process, child: Process, attach_ids: list[int] | None = None) -> int:
@@ -342,7 +311,7 @@ def _detach_all(k: "Kernel", process: Process) -> None:
     for aid in list(process.shm_attachments):
         att = process.shm_attachments.pop(aid)
         if not att.shp.perm.deleted:
-            shm_close(k, _segment_ns(k, att.shp, process.ns), att.shp, process.pid)
+            shm_close(k, att.shp.ns or process.ns, att.shp, process.pid)
 
 
 def shm_exec(k: "Kernel", process: Process) -> None:
@@ -371,11 +340,7 @@ def exit_shm(k: "Kernel", process: Process) -> None:
 # --- shmctl ---------------------------------------------------------------------------
 def shmctl_stat(task: Task, shmid: int, cmd: int) -> tuple[int, ShmidDs]:
     """shmctl_stat(): IPC_STAT by id, SHM_STAT / SHM_STAT_ANY by index."""
-    ids = task.ns.shm_ids
-    shp: ShmidKernel = (ids.ipc_obtain_object_idr(shmid) if cmd in (SHM_STAT, SHM_STAT_ANY)
-                        else ids.ipc_obtain_object_check(shmid))
-    if cmd != SHM_STAT_ANY and not ipcperms(task.cred, shp.perm, S_IRUGO):
-        raise KernelError(errno.EACCES, describe_denial(task.cred, shp.perm, "read (stat)"))
+    shp: ShmidKernel = ipcctl_obtain_stat(task.ns.shm_ids, shmid, task.cred, cmd, SHM_STAT_ANY)
     ds = ShmidDs(shm_perm=shp.perm.to_user(), shm_segsz=shp.shm_segsz, shm_atime=shp.shm_atim,
                  shm_dtime=shp.shm_dtim, shm_ctime=shp.shm_ctim, shm_cpid=shp.shm_cprid,
                  shm_lpid=shp.shm_lprid, shm_nattch=shp.shm_nattch)
@@ -402,7 +367,7 @@ def shmctl_down(k: "Kernel", task: Task, shmid: int, cmd: int, buf: ShmidDs | No
     assert buf is not None
     p = buf.shm_perm
     ipc_update_perm(p.uid, p.gid, p.mode, shp.perm)
-    shp.shm_ctim = int(k.now)
+    shp.shm_ctim = int(k.clock.realtime)
     return 0
 
 
@@ -424,6 +389,8 @@ def shmctl_do_lock(task: Task, shmid: int, cmd: int) -> int:
     return 0
 
 
+@syscall(11, "shmctl", "shmid:i32 cmd:i32 buf:shmid_ds", result="ctl",
+         doc="shmctl(2). Tail: a packed shmid_ds for IPC_SET.")
 def sys_shmctl(k: "Kernel", task: Task, shmid: int, cmd: int, buf: ShmidDs | None = None) -> Any:
     """ksys_shmctl().  See shmctl(2)."""
     if cmd < 0 or shmid < 0:
@@ -436,7 +403,7 @@ def sys_shmctl(k: "Kernel", task: Task, shmid: int, cmd: int, buf: ShmidDs | Non
                        shmseg=ns.shm_ctlmni, shmall=ns.shm_ctlall)
         return max(ns.shm_ids.ipc_get_maxidx(), 0), info
     if cmd == SHM_INFO:
-        alloc = k.shm_allocator
+        alloc = k.memory
         rss = sum(alloc.resident_pages(s.shm_file) for s in ns.shm_ids) if alloc is not None else 0
         stats = ShmInfoStats(used_ids=ns.shm_ids.in_use, shm_tot=ns.shm_tot, shm_rss=rss,
                              shm_swp=0, swap_attempts=0, swap_successes=0)

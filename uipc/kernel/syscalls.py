@@ -1,28 +1,24 @@
-"""The syscall table: every entry point the daemon may call, by name.
+"""Every syscall of the core, and the hooks of process life.
 
-One table, as arch/x86/entry/syscalls/syscall_64.tbl: the protocol maps its
-operation codes onto these names; nothing else reaches into the core.
+Importing this module imports every module that declares syscalls with
+``@syscall`` (uipc.kernel.entry), so ``TABLE`` is complete: it is the one
+table the protocol, the daemon's dispatch, the client, the docs and the C
+header are derived from.  ``SYSCALLS`` names them for the core's own callers
+and tests.
 """
 from __future__ import annotations
 
 from typing import Any, Callable
 
-from uipc.kernel import msg, sem, shm
+from uipc.kernel import fork, ipc_syscall, msg, procfs, sem, shm, sysctl  # noqa: F401 - they declare
+from uipc.kernel.entry import TABLE, SyscallSpec
 
-SYSCALLS: dict[str, Callable[..., Any]] = {
-    "msgget": msg.sys_msgget,
-    "msgsnd": msg.sys_msgsnd,
-    "msgrcv": msg.sys_msgrcv,
-    "msgctl": msg.sys_msgctl,
-    "semget": sem.sys_semget,
-    "semop": sem.sys_semop,
-    "semtimedop": sem.sys_semtimedop,
-    "semctl": sem.sys_semctl,
-    "shmget": shm.sys_shmget,
-    "shmat": shm.sys_shmat,
-    "shmdt": shm.sys_shmdt,
-    "shmctl": shm.sys_shmctl,
-}
+#: name -> spec, for everything declared
+BY_NAME: dict[str, SyscallSpec] = {spec.name: spec for spec in TABLE.values()}
+
+SYSCALLS: dict[str, Callable[..., Any]] = {spec.name: spec.fn for spec in TABLE.values()}
+#: semop(2) is semtimedop without a timeout: the core has it, the wire does not
+SYSCALLS["semop"] = sem.sys_semop
 
 #: run by exit_process, in do_exit()'s order: exit_mm, exit_sem, exit_shm
 EXIT_HOOKS: list[Callable[..., None]] = [shm.exit_shm_mm, sem.exit_sem, shm.exit_shm]

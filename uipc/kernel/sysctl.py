@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass
+from typing import Any
 
 from uipc.kernel.errors import KernelError
 from uipc.kernel.namespace import IpcNamespace
 from uipc.kernel.quota import QUOTA_NAMES
-from uipc.kernel.task import Cred
+from uipc.kernel.entry import syscall
+from uipc.kernel.task import Cred, Task
 from uipc.uapi.ipc import IPCMNI
 
 INT_MAX = 0x7FFFFFFF
@@ -134,6 +136,14 @@ def check_write(ns: IpcNamespace, cred: Cred, name: str) -> None:
     if euid != ns.owner_uid:
         raise KernelError(errno.EPERM, f"{s.name}: the limits of IPC namespace {ns.name!r} may be "
                           f"set by its creator (uid {ns.owner_uid}) or root, not uid {euid}")
+
+
+@syscall(13, "sysctl", "write:u8 text:text", result="text",
+         doc="Read (write=0) or set (write=1) a sysctl of the caller's namespace. Tail: 'name' or "
+             "'name=value' ('-a': every one). Result tail: the value.")
+def sys_sysctl(k: Any, task: Task, write: int, text: str) -> str:
+    """/proc/sys/kernel/{msg,sem,shm}* and friends, read or written by ``task``."""
+    return request(task.ns, task.cred, write, text)
 
 
 def request(ns: IpcNamespace, cred: Cred, write: int, text: str) -> str:

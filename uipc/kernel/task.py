@@ -1,7 +1,9 @@
 """struct task_struct and struct cred, reduced to what IPC needs.
 
 A :class:`Process` is a thread group (tgid): it owns the SysV semaphore undo
-list and the shared-memory attachments, and belongs to one IPC namespace.  A
+list, the shared-memory attachments and the descriptor table (``files``, a
+uipc/kernel/file.py FdTable its threads share, as CLONE_FILES threads do),
+and belongs to one IPC namespace.  A
 :class:`Task` is one thread of it (one client connection): it blocks in at
 most one syscall at a time.  Identities are given to the core by the caller
 (the daemon reads them from SO_PEERCRED and /proc); the core never asks.
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from uipc.kernel.file import FdTable
 
 if TYPE_CHECKING:
     from uipc.kernel.namespace import IpcNamespace
@@ -70,9 +74,14 @@ class Process:
     sysvsem: dict[int, Any] = field(default_factory=dict)
     # attachments, owned by shm.py
     shm_attachments: dict[int, Any] = field(default_factory=dict)
+    #: struct files_struct: its open files, owned by file.py
+    files: FdTable = field(default_factory=FdTable)
     exited: bool = False
     #: the parent whose attachments it reported as inherited (once: fork)
     forked_from: int = 0
+    #: its parent, as the daemon verified it (/proc, start times) when the
+    #: process appeared; 0 if the parent is unknown to the kernel
+    ppid: int = 0
 
     def __repr__(self) -> str:
         return f"Process(pid={self.pid})"

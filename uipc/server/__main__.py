@@ -1,5 +1,5 @@
 import sys
 
-from uipc.server.daemon import main
+from uipc.cli.daemon import main
 
 sys.exit(main())

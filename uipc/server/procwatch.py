@@ -25,13 +25,20 @@ pure function :func:`effective_caps`, so tests can check it without /proc.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import select
 import socket
 import struct
 from dataclasses import dataclass
+from typing import Callable
 
-from uipc.kernel.task import caps_from_mask
+from uipc.kernel import Cred, Kernel, KernelError, Task
+from uipc.kernel.namespace import IpcNamespace, ns_capable_owner
+from uipc.kernel.task import CAP_SYS_ADMIN, caps_from_mask
+from uipc.server.loop import READ, Poller
+
+log = logging.getLogger("uipc.daemon")
 
 _PEERCRED = struct.Struct("3i")
 #: include/uapi/asm-generic/socket.h (Linux 6.5+); Python 3.11 lacks the name
@@ -232,3 +239,113 @@ class ProcWatch:
             out.append((ppid, started))
             ppid = grand
         return out
+
+
+class ProcessWatch:
+    """The kernel's processes as the daemon sees them come and go.
+
+    A process appears with its first connection (placed in the namespace of
+    its nearest known ancestor), is pinned by a pidfd whose readiness is its
+    exit, and loses its image (exec) when its last connection closes while
+    it lives on: connections are close-on-exec, and a client keeps one open
+    while it has attachments.
+    """
+
+    def __init__(self, kernel: Kernel, poller: Poller, clock: Callable[[], tuple[float, float]],
+                 close_tasks: Callable[[list[Task]], None]) -> None:
+        self.kernel, self.poller, self.clock, self.close_tasks = kernel, poller, clock, close_tasks
+        self.identity = ProcWatch()
+        self.pidfds: dict[int, int] = {}  # pid -> pidfd
+        #: pid -> start time of the process the kernel knows by that pid
+        self.start_times: dict[int, int] = {}
+
+    def attach(self, peer: Peer, pidfd: int, ns_name: str, create: bool) -> tuple[Task, Peer, bool]:
+        """hello: the connection becomes a task of its process.  Returns the
+        task, the peer as of now (credentials may only have dropped), and
+        whether the pidfd was taken (else the caller closes it)."""
+        kernel = self.kernel
+        peer = self.identity.recheck(peer)
+        cred = Cred.of(peer.uid, peer.gid, peer.groups, peer.caps)
+        proc = kernel.processes.get(peer.pid)
+        if proc is not None and (self.start_times.get(peer.pid) != peer.start_time
+                                 or self.reap_if_dead(peer.pid)):
+            self.exited(peer.pid)  # the pid was reused after its old owner exited
+            proc = None
+        took = False
+        if proc is None:
+            ns, ppid = self._place(peer, cred, ns_name, create)
+            proc = kernel.new_process(peer.pid, cred, ns)
+            proc.ppid = ppid
+            self.pidfds[peer.pid] = pidfd
+            self.start_times[peer.pid] = peer.start_time
+            self.poller.register(pidfd, READ, lambda m, pid=peer.pid: self.exited(pid))
+            took = True
+        elif ns_name and proc.ns.name != ns_name:
+            self.check_setns(ns_name, cred)
+            raise KernelError(errno.EINVAL, f"process {peer.pid} lives in namespace "
+                              f"{proc.ns.name!r}, not {ns_name!r}")
+        return kernel.new_task(proc, cred), peer, took
+
+    def _place(self, peer: Peer, cred: Cred, name: str, create: bool) -> tuple[IpcNamespace, int]:
+        """A process the daemon has not seen lives where its nearest known
+        ancestor lives (as a child inherits nsproxy at fork), whatever its
+        environment says; its parent, if known, is recorded (fork reports).
+        Naming another namespace is setns(): it needs the namespace's
+        creator or CAP_SYS_ADMIN; ``create`` makes a missing one."""
+        kernel = self.kernel
+        inherited, ppid = kernel.init_ns, 0
+        for depth, (pid, started) in enumerate(self.identity.ancestors(peer.pid)):
+            parent = kernel.processes.get(pid)
+            if parent is not None and self.start_times.get(pid) == started:
+                inherited, ppid = parent.ns, (pid if depth == 0 else 0)
+                break
+        if not name or name == inherited.name:
+            return inherited, ppid
+        if name not in kernel.namespaces and create:
+            return kernel.create_namespace(name, peer.uid), ppid
+        return self.check_setns(name, cred), ppid
+
+    def check_setns(self, name: str, cred: Cred) -> IpcNamespace:
+        """The namespace ``name``, if ``cred`` may join it (setns)."""
+        ns = self.kernel.namespaces.get(name)
+        if ns is None:
+            raise KernelError(errno.ENOENT, f"no IPC namespace named {name!r}")
+        if not ns_capable_owner(ns, cred, CAP_SYS_ADMIN):
+            raise KernelError(errno.EPERM, f"joining IPC namespace {name!r} (setns) needs its "
+                              f"creator's uid ({ns.owner_uid}) or CAP_SYS_ADMIN")
+        return ns
+
+    def reap_if_dead(self, pid: int) -> bool:
+        pidfd = self.pidfds.get(pid)
+        if pidfd is not None and pidfd_exited(pidfd):
+            self.exited(pid)
+            return True
+        return False
+
+    def exited(self, pid: int) -> None:
+        """The process is gone (its pidfd said so): do_exit in the kernel."""
+        pidfd = self.pidfds.pop(pid, None)
+        self.start_times.pop(pid, None)
+        if pidfd is not None:
+            self.poller.unregister(pidfd)
+            os.close(pidfd)
+        proc = self.kernel.processes.get(pid)
+        if proc is None:
+            return
+        self.close_tasks(list(proc.tasks))
+        now, mono = self.clock()
+        self.kernel.exit_process(proc, now, mono)
+        log.debug("process %d exited", pid)
+
+    def task_gone(self, task: Task) -> None:
+        """A connection closed: that thread is gone; the exec rule."""
+        proc = task.process
+        now, mono = self.clock()
+        self.kernel.exit_task(task, now, mono)
+        if not proc.tasks and not proc.exited and not self.reap_if_dead(proc.pid):
+            self.kernel.exec_process(proc, now, mono)
+
+    def close(self) -> None:
+        for fd in self.pidfds.values():
+            os.close(fd)
+        self.pidfds.clear()

@@ -1,4 +1,7 @@
-"""Daemon-side views of the kernel: sysctl access and paged state snapshots.
+"""/proc/sysvipc and more: paged, permission-aware views of the kernel's state.
+
+As Linux's ``ipc/util.c`` serves /proc/sysvipc/* from inside the kernel,
+this is core code: pure, no I/O, one syscall (``introspect``).
 
 The ``introspect`` op shows what the kernel never showed: every object with
 its sleepers, undo entries and attachers, every process, every namespace.
@@ -49,16 +52,18 @@ from __future__ import annotations
 import errno
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from uipc.kernel import sysctl as ksysctl
+from uipc.kernel.entry import syscall
 from uipc.kernel.errors import KernelError
 from uipc.kernel.ids import S_IRUGO, IpcIds, ipcperms
-from uipc.kernel.kernel import Kernel
 from uipc.kernel.namespace import IpcNamespace, ns_capable_owner
 from uipc.kernel.sem import sem_waiters
 from uipc.kernel.task import CAP_SYS_ADMIN, Cred, Process, Task
 from uipc.uapi.shm import PAGE_SIZE, SHM_DEST
+
+if TYPE_CHECKING:
+    from uipc.kernel.kernel import Kernel
 
 #: entries one page holds at most (see the module doc).  Measured (2 CPUs):
 #: a page of 256 queues or sets costs the daemon 0.9-1.2 ms with the JSON,
@@ -73,17 +78,6 @@ WHAT_NAMESPACE = 0
 WHAT_NAMESPACES = 1
 #: section=... of a WHAT_NAMESPACE request
 SECTIONS = ("processes", "msg", "sem", "shm")
-
-
-def sysctl(ns: IpcNamespace, write: int, text: str) -> str:
-    """``name`` -> its value; ``name=value`` with write=1 -> sets it; ``-a`` -> all."""
-    if text == "-a":
-        return "\n".join(f"{k} = {v}" for k, v in ksysctl.all_values(ns).items())
-    if write:
-        name, _, value = text.partition("=")
-        ksysctl.set(ns, name, value)
-        return ksysctl.get(ns, name)
-    return ksysctl.get(ns, text)
 
 
 # --- who may see what -------------------------------------------------------
@@ -336,7 +330,17 @@ def namespaces_page(kernel: Kernel, task: Task, start: str,
     return {"entries": page.entries, "next": page.next}
 
 
-def request(kernel: Kernel, task: Task, args: tuple[int, int, int, int], tail: bytes) -> str:
+@syscall(14, "introspect", "what:u8 section:u8 cursor:i64 count:u32 start:text", result="text",
+         doc="One page of the daemon's state, as JSON. what=0: the caller's namespace, section 0 "
+             "processes (cursor: the first pid), 1 msg, 2 sem, 3 shm (cursor: the first id index, "
+             "id % 32768); no tail. what=1: the namespaces the caller may join or lives in, from "
+             "the name in the tail on (cursor 0). count: the most entries wanted, 0 for the "
+             "daemon's page size (at most 256 entries, fewer when they carry many values). "
+             "Result tail: {\"entries\": [...], \"next\": the cursor (or name) the next page "
+             "starts at, null after the last}. Objects the caller cannot read show only what "
+             "/proc/sysvipc shows; see uipc/kernel/procfs.py.")
+def sys_introspect(kernel: Kernel, task: Task, what: int, section: int, cursor: int, count: int,
+                   start: str) -> str:
     """The ``introspect`` op: (what, section, cursor, count) -> one page as JSON.
 
     Raises:
@@ -344,13 +348,12 @@ def request(kernel: Kernel, task: Task, args: tuple[int, int, int, int], tail: b
             tail where none belongs (what=0); a section or an integer
             cursor for the namespaces listing (what=1).
     """
-    what, section, cursor, count = args
     count = count or PAGE_MAX  # 0: as many as the daemon gives
     if what == WHAT_NAMESPACES:
         if cursor or section:
             raise KernelError(errno.EINVAL, "the namespaces listing has no sections and takes "
                               "its cursor (a name) in the tail: section and cursor must be 0")
-        return json.dumps(namespaces_page(kernel, task, tail.decode(), count))
+        return json.dumps(namespaces_page(kernel, task, start, count))
     if what != WHAT_NAMESPACE:
         raise KernelError(errno.EINVAL, f"introspect what={what}: 0 (namespace) or 1 (namespaces)")
     if not 0 <= section < len(SECTIONS):
@@ -358,6 +361,6 @@ def request(kernel: Kernel, task: Task, args: tuple[int, int, int, int], tail: b
                           f"{len(SECTIONS) - 1}] ({', '.join(SECTIONS)})")
     if cursor < 0:
         raise KernelError(errno.EINVAL, f"introspect cursor {cursor} is negative")
-    if tail:
+    if start:
         raise KernelError(errno.EINVAL, "introspect what=0 takes no tail")
     return json.dumps(snapshot_page(kernel, task, SECTIONS[section], cursor, count))

@@ -1,0 +1,27 @@
+"""The syscall rows of the wire protocol.
+
+Generated from the core's syscall table (the @syscall lines in uipc/kernel) by
+`python -m uipc.protocol.gen`; do not edit.
+"""
+
+#: (op code, name, ((argument, wire type), ...), result kind, descriptors, doc)
+SYSCALL_ROWS = (
+    (1, 'msgget', (('key', 'i32'), ('msgflg', 'i32')), 'int', 0, 'msgget(2).'),
+    (2, 'msgsnd', (('msqid', 'i32'), ('mtype', 'i64'), ('mtext', 'bytes'), ('msgflg', 'i32')), 'none', 0, 'msgsnd(2). Tail: mtext.'),
+    (3, 'msgrcv', (('msqid', 'i32'), ('msgsz', 'i64'), ('msgtyp', 'i64'), ('msgflg', 'i32')), 'msg', 0, 'msgrcv(2). Result: mtype i64, tail mtext.'),
+    (4, 'msgctl', (('msqid', 'i32'), ('cmd', 'i32'), ('buf', 'msqid_ds')), 'ctl', 0, 'msgctl(2). Tail: a packed msqid_ds for IPC_SET, else empty.'),
+    (5, 'semget', (('key', 'i32'), ('nsems', 'i32'), ('semflg', 'i32')), 'int', 0, 'semget(2).'),
+    (6, 'semtimedop', (('semid', 'i32'), ('sops', 'sembufs'), ('timeout', 'timeout')), 'none', 0, 'semtimedop(2); timeout -1 means none (semop). Tail: struct sembuf[] as u16 sem_num, i16 sem_op, i16 sem_flg.'),
+    (7, 'semctl', (('semid', 'i32'), ('semnum', 'i32'), ('cmd', 'i32'), ('arg', 'semun')), 'ctl', 0, "semctl(2). arg: SETVAL's value in the fixed part; tail: u16[] for SETALL, a packed semid_ds for IPC_SET."),
+    (8, 'shmget', (('key', 'i32'), ('size', 'u64'), ('shmflg', 'i32')), 'int', 0, 'shmget(2).'),
+    (9, 'shmat', (('shmid', 'i32'), ('shmaddr', 'u64'), ('shmflg', 'i32')), 'shmat', 1, "shmat(2). Result: attach_id i64, segsz u64, map_size u64, addr u64, readonly i32, remap i32; the segment's memfd arrives with the reply as SCM_RIGHTS (O_RDONLY for SHM_RDONLY; sealed against resizing)."),
+    (10, 'shmdt', (('attach_id', 'i64'), ('abort', 'i32')), 'none', 0, 'shmdt(2), by the attach id shmat returned. abort=1: the client could not map it (the count is reverted without touching times or pids).'),
+    (11, 'shmctl', (('shmid', 'i32'), ('cmd', 'i32'), ('buf', 'shmid_ds')), 'ctl', 0, 'shmctl(2). Tail: a packed shmid_ds for IPC_SET.'),
+    (13, 'sysctl', (('write', 'u8'), ('text', 'text')), 'text', 0, "Read (write=0) or set (write=1) a sysctl of the caller's namespace. Tail: 'name' or 'name=value' ('-a': every one). Result tail: the value."),
+    (14, 'introspect', (('what', 'u8'), ('section', 'u8'), ('cursor', 'i64'), ('count', 'u32'), ('start', 'text')), 'text', 0, 'One page of the daemon\'s state, as JSON. what=0: the caller\'s namespace, section 0 processes (cursor: the first pid), 1 msg, 2 sem, 3 shm (cursor: the first id index, id % 32768); no tail. what=1: the namespaces the caller may join or lives in, from the name in the tail on (cursor 0). count: the most entries wanted, 0 for the daemon\'s page size (at most 256 entries, fewer when they carry many values). Result tail: {"entries": [...], "next": the cursor (or name) the next page starts at, null after the last}. Objects the caller cannot read show only what /proc/sysvipc shows; see uipc/kernel/procfs.py.'),
+    (15, 'unshare', (('flags', 'u32'), ('name', 'text')), 'text', 0, 'unshare(CLONE_NEWIPC): move the calling process into a fresh namespace. Tail: its name (empty: the daemon picks one). Result tail: the name.'),
+    (16, 'fork', (('parent_pid', 'i64'), ('ids', 'ids')), 'none', 0, "Sent by a fork child first: it inherited the parent's shm attachments listed in the tail (i64 attach ids). Accepted once, from the child of parent_pid as the daemon verified it when the child connected, for attachments the parent holds; the child's copies then count (nattch)."),
+    (17, 'msgrcv_many', (('msqid', 'i32'), ('msgsz', 'i64'), ('msgtyp', 'i64'), ('msgflg', 'i32'), ('count', 'u32')), 'msgs', 0, "Up to `count` (1..1024) msgrcv(2) in one request, as recvmmsg(2) with MSG_WAITFORONE: the first as msgrcv would (it may block), then more with IPC_NOWAIT until `count` or until one fails (the first's failure is the reply's). Result: u32 n, then n x (mtype i64, u32 length, mtext)."),
+    (18, 'msgsnd_many', (('msqid', 'i32'), ('msgflg', 'i32'), ('msgs', 'msgs')), 'int', 0, "1..1024 msgsnd(2) in one request, as sendmmsg(2): in order, each as msgsnd would (each may block), stopping at the first failure. Result: how many were sent; if the first fails, its failure is the reply's. Tail: u32 n, then n x (mtype i64, u32 length, mtext)."),
+    (19, 'ipc', (('call', 'u32'), ('first', 'i32'), ('second', 'i64'), ('third', 'i64'), ('ptr', 'user'), ('fifth', 'i64')), 'any', 1, "ipc(2), the multiplexer of ipc/syscall.c: call & 0xffff names the call (SEMOP 1 ... SHMCTL 24), call >> 16 its version. Tail: the user memory ptr points to (see uipc/kernel/ipc_syscall.py). Result: u8 kind (0 int, 1 msg, 2 ctl, 3 shmat, 4 none), then that kind's result; a shmat's descriptor comes with it."),
+)
