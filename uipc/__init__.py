@@ -25,5 +25,6 @@ from uipc.client.syscalls import (
     msgctl, msgget, msgrcv, msgsnd, semctl, semget, semop, semtimedop,
 )
 from uipc.uapi import *  # noqa: F401,F403 - constants and structs, as <sys/ipc.h>
+from uipc.client.ipc import ipc  # noqa: E402 - after the uapi names (uipc.uapi.ipc is a module)
 
 __version__ = "0.1.0"

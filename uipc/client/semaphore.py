@@ -56,11 +56,39 @@ def _with_flags(ops: Any, flags: int) -> list[tuple[int, int, int]]:
     return sops
 
 
+#: how long an opener waits for the creator to set a new set's initial values
+PUBLICATION_TIMEOUT = 1.0
+
+
+def _publish(semid: int, values: Sequence[int]) -> None:
+    """The sem_otime handshake (W. R. Stevens, UNP vol. 2; sysv_ipc's users
+    know it): after SETALL, a semop that changes nothing stamps sem_otime, so
+    an opener can tell a set whose initial values are set from one that the
+    creator has made but not yet initialised (semget and SETALL are two calls)."""
+    step = 1 if values[0] == 0 else -1  # net zero, within [0, SEMVMX]
+    semop(semid, [(0, step, IPC_NOWAIT), (0, -step, IPC_NOWAIT)])
+
+
+def _await_publication(semid: int) -> None:
+    """Wait (briefly) until the creator has set the initial values: a set
+    created elsewhere without the handshake is used as it is after
+    PUBLICATION_TIMEOUT."""
+    import time
+    deadline = time.monotonic() + PUBLICATION_TIMEOUT
+    delay = 0.0005
+    while semctl(semid, 0, IPC_STAT).sem_otime == 0 and time.monotonic() < deadline:
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+
+
 class SemaphoreSet:
     """A SysV semaphore set of ``n`` semaphores.
 
     ``SemaphoreSet()`` creates a private set; ``SemaphoreSet(key, n, create=True)``
-    opens or creates one.  ``initial`` values are applied only by the creator.
+    opens or creates one.  ``initial`` values are applied only by the creator,
+    which creates with IPC_EXCL, sets them and then stamps ``sem_otime``; an
+    opener that asked for initial values waits for that stamp, so it never
+    sees the set before its values are set (the sem_otime handshake).
     ``undo=True`` makes every operation SEM_UNDO by default: the daemon
     reverts it if this process dies, even by ``kill -9``.
     """
@@ -78,6 +106,9 @@ class SemaphoreSet:
             self.n = self.stat.sem_nsems
             if created and values is not None:
                 self.values = values  # the kernel's ERANGE (above SEMVMX) comes here
+                _publish(self.id, values)
+            elif values is not None:
+                _await_publication(self.id)
         except BaseException:
             if created:  # a constructor that fails leaves nothing behind
                 self._remove_quietly()
@@ -196,6 +227,8 @@ class Semaphore(SemaphoreSet):
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+        if self.remove_on_exit:
+            self.remove()
 
     async def __aenter__(self) -> "Semaphore":
         await self.aacquire()

@@ -118,9 +118,16 @@ def shmget(key: int, size: int, shmflg: int) -> int:
 
 def shmat(shmid: int, shmaddr: int | None = None, shmflg: int = 0) -> int:
     """Attach a segment; returns the address it is mapped at.  See shmat(2)."""
-    from uipc.uapi.shm import SHM_EXEC
     addr_in = 0 if shmaddr is None else pointer("shmaddr", shmaddr)
-    payload, fds = call(_SHMAT, (c_int("shmid", shmid), addr_in, c_int("shmflg", shmflg)))
+    shmflg = c_int("shmflg", shmflg)
+    payload, fds = call(_SHMAT, (c_int("shmid", shmid), addr_in, shmflg))
+    return map_attachment(payload, fds, shmflg)
+
+
+def map_attachment(payload: bytes, fds: list[int], shmflg: int) -> int:
+    """Map what a shmat reply hands over (its payload and descriptor), where
+    the daemon says; returns the address.  Undoes the attach if it cannot."""
+    from uipc.uapi.shm import SHM_EXEC
     attach_id, segsz, map_size, addr, readonly, remap = P.SHMAT_RESULT.unpack_from(payload)
     if len(fds) != 1:
         for fd in fds:
@@ -223,6 +230,13 @@ def shmdt(shmaddr: int) -> None:
 
     Views of it handed out by shm_view raise ValueError from now on.
     """
+    att = unmap_attachment(shmaddr)
+    call(_SHMDT, (att.attach_id, 0))
+
+
+def unmap_attachment(shmaddr: int) -> Attachment:
+    """shmdt's part in this process: unmap the segment at ``shmaddr`` (its
+    views raise ValueError from now on); the caller tells the daemon."""
     addr = _address(shmaddr)
     with _lock:
         att = _attached.pop(addr, None)
@@ -231,7 +245,7 @@ def shmdt(shmaddr: int) -> None:
             raise OSError(errno.EINVAL, f"{os.strerror(errno.EINVAL)} (no segment is attached at {addr:#x})")
         _unmap(region)
     del region  # the last reference but the views': _reap may run right here
-    call(_SHMDT, (att.attach_id, 0))
+    return att
 
 
 #: what a stale view sees after shmdt: private zeros, never the segment
