@@ -1,7 +1,7 @@
 """What a bystander sees while an unprivileged user attacks a system daemon.
 
 A measurement, not a test: ``python -m tests.reliability.attacks [--quick]
-[--json FILE]``, as root, from the repository.  It starts a private
+[--json FILE] [--pace-us N]``, as root, from the repository.  It starts a private
 ``--system`` daemon (as tests/conftest.py ``start_daemon`` does), then
 
 - a *bystander*, a forked child running as uid 1001, times ``semctl(GETVAL)``

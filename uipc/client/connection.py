@@ -554,7 +554,10 @@ _anchor: Connection | None = None
 def hold_anchor() -> None:
     """Keep one connection open for the process (its mappings' owner)."""
     global _anchor
-    if _anchor is None or _anchor.pid != os.getpid():
+    path = str(current_socket())
+    if _anchor is None or _anchor.pid != os.getpid() or _anchor.path != path:
+        if _anchor is not None and _anchor.pid == os.getpid():
+            _anchor.close()  # it belongs to a daemon this process no longer uses
         try:
             _anchor = Connection(current_socket(), *_namespace_args())
         except DaemonNotRunning:

@@ -41,4 +41,4 @@ def sys_fork(k: "Kernel", task: Task, parent_pid: int, ids: list[int]) -> None:
     if len(ids) > len(parent.shm_attachments):
         raise KernelError(errno.EINVAL, f"{len(ids)} attachments reported; the parent holds "
                           f"{len(parent.shm_attachments)}")
-    k.fork_process(parent, child, ids, k.now)
+    k.fork_process(parent, child, ids)

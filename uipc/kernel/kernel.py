@@ -187,7 +187,9 @@ class Kernel:
         """
         waiter.since = self.clock.realtime
         if queue is not None:
-            queue.park(waiter)
+            # queue.park(waiter), inlined: every sleep passes here
+            waiter.queue = queue
+            queue._entries[waiter] = None
         waiter.task.waiter = waiter
         if waiter.deadline is not None:
             waiter.timer = self.timers.add(waiter.deadline, self._sleeper_timeout, waiter)
@@ -201,8 +203,11 @@ class Kernel:
     def wake(self, waiter: Waiter, result: object) -> None:
         """Complete a sleeper with ``result`` (a value, a KernelError or RETRY)."""
         # _unlink, inlined: every completed sleeper passes here
-        waiter.unlink()
-        if waiter.timer is not None:
+        if waiter.queue is not None:
+            waiter.unlink()
+        if waiter.extra:
+            waiter.remove_entries()
+        if waiter.deadline is not None and waiter.timer is not None:
             self.timers.cancel(waiter.timer)
         task = waiter.task
         if task.waiter is waiter:
@@ -211,7 +216,7 @@ class Kernel:
 
     def _unlink(self, waiter: Waiter) -> None:
         """The sleeper leaves: every wait entry, its timeout, its task."""
-        waiter.unlink()
+        waiter.unlink_all()
         if waiter.timer is not None:
             self.timers.cancel(waiter.timer)
         if waiter.task.waiter is waiter:

@@ -214,12 +214,13 @@ class SemQueue(Waiter):
     #: index in sops of the operation that blocked (q->blocking)
     blocking: int = 0
 
-    def dequeue(self) -> None:
+    def unlink(self) -> None:
         """A sleeper leaves on its own (signal, timeout, exit): unlink_queue
         then sem_unlock(), which unmerges the queues if no complex op is left."""
-        assert self.sma is not None
-        _dequeue(self.sma, self)
-        unmerge_queues(self.sma)
+        if self.queue is not None:
+            assert self.sma is not None
+            _dequeue(self.sma, self)
+            unmerge_queues(self.sma)
 
 
 # --- semget -----------------------------------------------------------------

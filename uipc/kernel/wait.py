@@ -23,8 +23,10 @@ that ``wake_up`` calls.  The rules:
 * A Waiter is one sleeping syscall and is completed once, through
   ``Kernel.wake``.  Completing it, or removing it for any reason (timeout,
   signal, exit, the object's removal), takes every one of its entries off
-  every queue at once (``Waiter.unlink``): a sleeper never lingers on a
-  queue it no longer waits on, and no wake function runs for it afterwards.
+  every queue at once (``Waiter.unlink_all``: its own entry with ``unlink``,
+  which a subclass may extend, the others with ``remove_entries``): a
+  sleeper never lingers on a queue it no longer waits on, and no wake
+  function runs for it afterwards.
 * A wake function returns whether it woke someone; the default one
   (:func:`autoremove_wake_function`) completes the owning waiter with RETRY,
   so its syscall re-checks its condition, as a woken task does in Linux.  A
@@ -156,21 +158,26 @@ class Waiter(WaitQueueEntry):
         queue.park(entry)
         return entry
 
-    def dequeue(self) -> None:
+    def unlink(self) -> None:
         """Take the waiter's own entry off its queue.  Subclasses whose queues
         carry derived state (sem.c's merged queues) extend this."""
         if self.queue is not None:
             self.queue.remove(self)
 
-    def unlink(self) -> None:
-        """Leave every queue (completion, cancel, timeout, signal, exit)."""
+    def remove_entries(self) -> None:
+        """Take the further entries (add_wait) off their queues (poll_freewait)."""
+        for entry in self.extra:
+            if entry.queue is not None:
+                entry.queue.remove(entry)
+        self.extra = ()
+
+    def unlink_all(self) -> None:
+        """Leave every queue (completion, cancel, timeout, signal, exit): the
+        one way a sleeper goes (Kernel.wake inlines it)."""
         if self.queue is not None:
-            self.dequeue()
+            self.unlink()
         if self.extra:
-            for entry in self.extra:
-                if entry.queue is not None:
-                    entry.queue.remove(entry)
-            self.extra = ()
+            self.remove_entries()
 
 
 class CallbackEntry(WaitQueueEntry):

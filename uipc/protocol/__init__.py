@@ -281,8 +281,10 @@ class FrameDecoder:
     def __init__(self, *, reply: bool = False, max_frame: int = MAX_FRAME) -> None:
         # one buffer, filled at _end and read from _start, never resized but
         # to grow: a bytearray regrown and trimmed chunk by chunk would copy a
-        # big frame many times, each time into freshly faulted pages
-        self._buf = bytearray(_DECODER_SMALL)
+        # big frame many times, each time into freshly faulted pages.  Made on
+        # the first feed: most connections never need one (whole frames skip
+        # the decoder), and a thousand idle ones must not hold 64 KiB each
+        self._buf = bytearray()
         self._start = 0
         self._end = 0
         self._max = max_frame
@@ -297,7 +299,7 @@ class FrameDecoder:
         if end + n > len(buf):
             kept = bytes(memoryview(buf)[self._start:end])
             if len(kept) + n > len(buf):
-                buf = self._buf = bytearray(max(len(kept) + n, 2 * len(buf)))
+                buf = self._buf = bytearray(max(len(kept) + n, 2 * len(buf), _DECODER_SMALL))
             buf[:len(kept)] = kept
             self._start, end = 0, len(kept)
         buf[end:end + n] = data  # same length: a copy, no resize
@@ -328,7 +330,7 @@ class FrameDecoder:
         if end == self._end:  # all read: start over at the front
             self._start = self._end = 0
             if len(buf) > _DECODER_KEEP:
-                self._buf = bytearray(_DECODER_SMALL)
+                self._buf = bytearray()
         else:
             self._start = end
         return req_id, code, payload

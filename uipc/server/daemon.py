@@ -22,6 +22,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from time import perf_counter_ns
 from typing import Any, Callable
 
 from uipc import protocol as P
@@ -33,9 +34,7 @@ from uipc.server.memfd import MemfdAllocator
 from uipc.server.procwatch import IdentityError, ProcessWatch
 from uipc.server.ratelimit import RateLimitedLog
 from uipc.server.session import Engine, Session
-from uipc.server.transport import (
-    FRAMES_PER_TURN, FRAMES_PER_UID_PER_TURN, Conn, Transport, UidLoad,
-)
+from uipc.server.transport import FRAMES_PER_TURN, FRAMES_PER_UID_PER_TURN, Conn, Transport
 from uipc.spin import Spin
 
 #: how long the loop polls for the next request before it sleeps (uipc.spin)
@@ -71,8 +70,6 @@ class Daemon:
         #: one (after a restart) knows its ids point at nothing
         self.boot_id = int.from_bytes(os.urandom(8), "little") or 1
         self.conns: dict[Task, Conn] = {}
-        self._loads: dict[int, UidLoad] = {}
-        self._turn_uids: list[UidLoad] = []
         #: connections with frames waiting for their turn
         self._backlog: set[Conn] = set()
         self._stop = False
@@ -112,21 +109,20 @@ class Daemon:
         deadline = kernel.next_deadline()  # monotonic
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         if resume is not None:
-            timeout = max(0.0, min(timeout if timeout is not None else 1e9, resume - time.time()))
+            timeout = max(0.0, min(timeout if timeout is not None else 1e9,
+                                   resume - time.monotonic()))
         if self._backlog:
             timeout = 0.0
         if max_timeout is not None:
             timeout = max_timeout if timeout is None else min(timeout, max_timeout)
-        for load in self._turn_uids:
-            load.frames = 0
-        self._turn_uids.clear()
+        self.transport.new_turn()
         try:
             for handler, mask in self.poller.wait(self.spin, timeout):
                 handler(mask)
             for conn in list(self._backlog):
                 self._guarded(conn, self._serve)
             now, mono = clocks()
-            if resume is not None and now >= resume:
+            if resume is not None and mono >= resume:
                 self.listener.resume()
             if deadline is not None:
                 kernel.advance(now, mono)
@@ -147,7 +143,7 @@ class Daemon:
             self.log.warn("identify", "refusing a connection: %s", detail)
             refuse(sock, err, detail)
             return
-        load = self._loads.setdefault(peer.uid, UidLoad())
+        load = self.transport.load_of(peer.uid)
         limits = self.kernel.quota.limits
         if load.conns >= limits.connections:
             self.log.warn(f"conns{peer.uid}", "uid %d holds %d connections; refusing another",
@@ -161,7 +157,7 @@ class Daemon:
         conn = Conn(sock, None, peer, pidfd, load)  # type: ignore[arg-type]
         conn.session = Session(self.engine, functools.partial(self._hello, conn), f"pid {peer.pid}")
         conn.handler = lambda m, c=conn: self._guarded(c, lambda c: self._on_conn(c, m))
-        self.poller.register(sock, READ, conn.handler)
+        self.transport.watch(conn)
 
     def _hello(self, conn: Conn, session: Session, req_id: int, args: tuple[Any, ...],
                tail: bytes) -> Task:
@@ -195,16 +191,8 @@ class Daemon:
                 self.transport.take_replies(conn)
                 self.transport.flush(conn)
 
-    def _budget(self, conn: Conn) -> int:
-        """Frames it may run now: its own cap per turn, within what its uid
-        has left of FRAMES_PER_UID_PER_TURN."""
-        load = conn.load
-        if not load.frames:
-            self._turn_uids.append(load)
-        return min(FRAMES_PER_TURN, FRAMES_PER_UID_PER_TURN - load.frames)
-
     def _read(self, conn: Conn) -> None:
-        if self._budget(conn) <= 0:
+        if self.transport.budget(conn) <= 0:
             return  # its uid had its share of this turn: the socket stays readable
         n = self.transport.recv(conn)
         if n <= 0:
@@ -218,15 +206,19 @@ class Daemon:
             length, req_id, code = _REQ_HEADER(view)
             if length + 4 == n and code != _INTERRUPT:
                 conn.load.frames += 1
+                started = perf_counter_ns()
                 session.request(req_id, code, bytes(view[_REQ_HDR:n]))
+                conn.load.spent += perf_counter_ns() - started
                 return
         session.feed(view[:n])
         self._serve(conn)
 
     def _serve(self, conn: Conn) -> None:
         session = conn.session
-        used, more = session.serve(max(0, self._budget(conn)))
+        started = perf_counter_ns()
+        used, more = session.serve(max(0, self.transport.budget(conn)))
         conn.load.frames += used
+        conn.load.spent += perf_counter_ns() - started
         self.transport.charge_input(conn)
         if session.closing:
             self.transport.flush_and_close(conn)

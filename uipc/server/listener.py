@@ -136,7 +136,7 @@ class Listener:
             self._take_reserve()
         if self.resume_at is None:
             self.poller.modify(self.sock, 0)
-        self.resume_at = time.time() + EMFILE_PAUSE
+        self.resume_at = time.monotonic() + EMFILE_PAUSE
 
     def resume(self) -> None:
         """A descriptor may be free again: poll the listener (and the spare)."""

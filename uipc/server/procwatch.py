@@ -280,7 +280,10 @@ class ProcessWatch:
             self.start_times[peer.pid] = peer.start_time
             self.poller.register(pidfd, READ, lambda m, pid=peer.pid: self.exited(pid))
             took = True
-        elif ns_name and proc.ns.name != ns_name:
+        elif ns_name and proc.ns.name != ns_name and ns_name in kernel.namespaces:
+            # a live process cannot be moved by one of its threads' hellos; a
+            # hint naming a namespace that is gone is stale (the process
+            # unshared since) and the process stays where it is
             self.check_setns(ns_name, cred)
             raise KernelError(errno.EINVAL, f"process {peer.pid} lives in namespace "
                               f"{proc.ns.name!r}, not {ns_name!r}")

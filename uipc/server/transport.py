@@ -29,14 +29,21 @@ FRAMES_PER_TURN = 32
 #: frames one uid's connections get per loop turn, together: 512 connections
 #: of one user take no more turns than one connection of another
 FRAMES_PER_UID_PER_TURN = 64
+#: and the daemon time they may take per turn, together: cheap requests are
+#: bounded by the count, dear ones (an introspection page) by the time
+NS_PER_UID_PER_TURN = 2_000_000
 
 
 class UidLoad:
     """What one uid's connections hold in the daemon (its fair share)."""
 
-    __slots__ = ("conns", "partial", "out", "frames")
+    __slots__ = ("conns", "partial", "out", "frames", "spent", "poller")
 
     def __init__(self) -> None:
+        #: the nested epoll of its connections (made on first use)
+        self.poller: Poller | None = None
+        #: daemon time its requests took this turn (ns)
+        self.spent = 0
         self.conns = 0
         #: unfinished and held-back input bytes
         self.partial = 0
@@ -50,7 +57,7 @@ class Conn:
     """One client connection."""
 
     __slots__ = ("sock", "session", "peer", "pidfd", "load", "wbuf", "out", "out_bytes",
-                 "writing", "closed", "handler", "charged", "pid", "uid")
+                 "writing", "closed", "handler", "charged", "pid", "uid", "poller")
 
     def __init__(self, sock: socket.socket, session: Session, peer: Peer, pidfd: int,
                  load: UidLoad) -> None:
@@ -72,6 +79,8 @@ class Conn:
         self.handler: Any = None
         #: the session's buffered input as last charged to the uid
         self.charged = 0
+        #: its uid's poller group (Poller.group)
+        self.poller: Poller | None = None
 
 
 class Transport:
@@ -89,6 +98,39 @@ class Transport:
         #: input bytes buffered for every connection
         self.partial = 0
         self.reply_quota = 1 << 62
+        #: uid -> its share
+        self.loads: dict[int, UidLoad] = {}
+        #: the shares that took frames this turn (reset by new_turn)
+        self._turn: list[UidLoad] = []
+
+    def watch(self, conn: Conn) -> None:
+        """Poll the connection, in its uid's group."""
+        load = conn.load
+        if load.poller is None:
+            load.poller = self.poller.group(FRAMES_PER_UID_PER_TURN)
+        conn.poller = load.poller
+        load.poller.register(conn.sock, READ, conn.handler)
+
+    def load_of(self, uid: int) -> UidLoad:
+        load = self.loads.get(uid)
+        if load is None:
+            load = self.loads[uid] = UidLoad()
+        return load
+
+    def new_turn(self) -> None:
+        for load in self._turn:
+            load.frames = load.spent = 0
+        self._turn.clear()
+
+    def budget(self, conn: Conn) -> int:
+        """Frames it may run now: its own cap per turn, within what its uid
+        has left of FRAMES_PER_UID_PER_TURN."""
+        load = conn.load
+        if not load.frames and not load.spent:
+            self._turn.append(load)
+        if load.spent >= NS_PER_UID_PER_TURN:
+            return 0
+        return min(FRAMES_PER_TURN, FRAMES_PER_UID_PER_TURN - load.frames)
 
     def recv(self, conn: Conn) -> int:
         """Read what is there into the shared buffer (``rview[:n]``); 0 at
@@ -185,7 +227,7 @@ class Transport:
             return
         if not conn.writing:
             conn.writing = True
-            self.poller.modify(conn.sock, READ | WRITE)
+            (conn.poller or self.poller).modify(conn.sock, READ | WRITE)
 
     def write(self, conn: Conn) -> None:
         """The socket is writable: send what waits."""
@@ -208,7 +250,7 @@ class Transport:
             conn.out.popleft()
         if conn.writing and not conn.closed:
             conn.writing = False
-            self.poller.modify(conn.sock, READ)
+            (conn.poller or self.poller).modify(conn.sock, READ)
 
     def flush_and_close(self, conn: Conn) -> None:
         """Send what can be sent in a moment (an error's explanation), then close."""
@@ -245,7 +287,7 @@ class Transport:
             os.close(conn.pidfd)
             conn.pidfd = -1
         try:
-            self.poller.unregister(conn.sock)
-        except (KeyError, ValueError):
+            (conn.poller or self.poller).unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
             pass
         conn.sock.close()
