@@ -252,6 +252,10 @@ class Kernel:
         freed, self.freed_bytes = self.freed_bytes, 0
         return freed
 
+    def has_completions(self) -> bool:
+        """Is there anything for take_completions (cheap: the loop asks every turn)."""
+        return bool(self._completions or self._continuations)
+
     def take_completions(self) -> list[tuple[Task, object]]:
         """Sleepers completed since the last call: (task, value | KernelError).
 

@@ -34,7 +34,9 @@ from uipc.server.memfd import MemfdAllocator
 from uipc.server.procwatch import IdentityError, ProcessWatch
 from uipc.server.ratelimit import RateLimitedLog
 from uipc.server.session import Engine, Session
-from uipc.server.transport import FRAMES_PER_TURN, FRAMES_PER_UID_PER_TURN, Conn, Transport
+from uipc.server.transport import (
+    FRAMES_PER_TURN, FRAMES_PER_UID_PER_TURN, NS_PER_UID_PER_TURN, Conn, Transport,
+)
 from uipc.spin import Spin
 
 #: how long the loop polls for the next request before it sleeps (uipc.spin)
@@ -115,20 +117,26 @@ class Daemon:
             timeout = 0.0
         if max_timeout is not None:
             timeout = max_timeout if timeout is None else min(timeout, max_timeout)
-        self.transport.new_turn()
+        transport = self.transport
+        transport.new_turn()
         try:
             for handler, mask in self.poller.wait(self.spin, timeout):
                 handler(mask)
-            for conn in list(self._backlog):
-                self._guarded(conn, self._serve)
-            now, mono = clocks()
-            if resume is not None and mono >= resume:
-                self.listener.resume()
-            if deadline is not None:
-                kernel.advance(now, mono)
-            self._answer(self.engine.complete())
-            self.transport.flush_all()
-            self._trim()
+            if self._backlog:
+                for conn in list(self._backlog):
+                    self._guarded(conn, self._serve)
+            if resume is not None or deadline is not None:
+                now, mono = clocks()
+                if resume is not None and mono >= resume:
+                    self.listener.resume()
+                if deadline is not None:
+                    kernel.advance(now, mono)
+            if kernel.has_completions():
+                self._answer(self.engine.complete())
+            if transport.dirty:
+                transport.flush_all()
+            if kernel.freed_bytes:
+                self._trim()
         except Exception:  # a bug in uipc outside any one connection: log it, go on
             self.log.warn("loop", "internal error in the daemon's loop", exc_info=True)
 
@@ -156,7 +164,7 @@ class Daemon:
         self.transport.reply_quota = limits.reply_bytes
         conn = Conn(sock, None, peer, pidfd, load)  # type: ignore[arg-type]
         conn.session = Session(self.engine, functools.partial(self._hello, conn), f"pid {peer.pid}")
-        conn.handler = lambda m, c=conn: self._guarded(c, lambda c: self._on_conn(c, m))
+        conn.handler = lambda m, c=conn: self._on_conn(c, m)
         self.transport.watch(conn)
 
     def _hello(self, conn: Conn, session: Session, req_id: int, args: tuple[Any, ...],
@@ -181,18 +189,24 @@ class Daemon:
         return task
 
     def _on_conn(self, conn: Conn, mask: int) -> None:
-        if mask & WRITE:
-            self.transport.write(conn)
-        if mask & READ and not conn.closed and conn not in self._backlog:
-            self._read(conn)
-            # answer now, not at the end of the turn: with many clients ready,
-            # each can go on while the others' requests are handled
-            if not conn.closed:
-                self.transport.take_replies(conn)
-                self.transport.flush(conn)
+        """Its socket is ready.  Whatever goes wrong drops it (logged)."""
+        try:
+            if mask & WRITE:
+                self.transport.write(conn)
+            if mask & READ and not conn.closed and conn not in self._backlog:
+                self._read(conn)
+                # answer now, not at the end of the turn: with many clients ready,
+                # each can go on while the others' requests are handled
+                if conn.session.outbox and not conn.closed:
+                    self.transport.send_replies(conn)
+        except Exception:
+            self.log.warn("conn", "internal error serving pid %d; dropping its connection",
+                          conn.pid, exc_info=True)
+            self._drop(conn)
 
     def _read(self, conn: Conn) -> None:
-        if self.transport.budget(conn) <= 0:
+        load = conn.load
+        if load.frames >= FRAMES_PER_UID_PER_TURN or load.spent >= NS_PER_UID_PER_TURN:
             return  # its uid had its share of this turn: the socket stays readable
         n = self.transport.recv(conn)
         if n <= 0:
@@ -205,10 +219,10 @@ class Daemon:
             # the common case: exactly one whole request arrived; it needs no decoder
             length, req_id, code = _REQ_HEADER(view)
             if length + 4 == n and code != _INTERRUPT:
-                conn.load.frames += 1
+                load.frames += 1
                 started = perf_counter_ns()
                 session.request(req_id, code, bytes(view[_REQ_HDR:n]))
-                conn.load.spent += perf_counter_ns() - started
+                load.spent += perf_counter_ns() - started
                 return
         session.feed(view[:n])
         self._serve(conn)
@@ -236,11 +250,12 @@ class Daemon:
 
     def _answer(self, sessions: list[Session]) -> None:
         """Sleepers completed: their replies out, their held-back requests on."""
+        conns, transport = self.conns, self.transport
         for session in sessions:
-            conn = self.conns.get(session.task) if session.task is not None else None
+            conn = conns.get(session.task)  # type: ignore[arg-type]
             if conn is None or conn.closed:
                 continue
-            self.transport.take_replies(conn)
+            transport.send_replies(conn)
             if session.ready():
                 self._guarded(conn, self._serve)
 
@@ -248,7 +263,7 @@ class Daemon:
         """Serve one connection; whatever goes wrong drops it (and is logged)."""
         try:
             fn(conn)
-            if not conn.closed:
+            if conn.session.outbox and not conn.closed:
                 self.transport.take_replies(conn)
         except Exception:
             self.log.warn("conn", "internal error serving pid %d; dropping its connection",

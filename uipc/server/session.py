@@ -163,9 +163,11 @@ class Session:
             self._fail(req_id, flags, errno.EINVAL, f"{op.name}: {len(payload)} bytes, needs "
                        f"{entry.size}")
             return
+        engine = self.engine
         try:
-            result = self.engine.call(task, entry, entry.decode(entry.unpack(payload),
-                                                                 payload[entry.size:]))
+            args = entry.decode(entry.unpack(payload), payload[entry.size:])
+            now, mono = engine.clock()
+            result = engine.kernel.syscall(task, entry.spec.fn, *args, now=now, mono=mono)
         except KernelError as exc:
             self._fail(req_id, flags, exc.errno, exc.detail)
             return
