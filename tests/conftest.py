@@ -119,3 +119,29 @@ def wait_until(predicate, timeout: float = 10.0, what: str = "condition") -> Non
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.002)
+
+
+@pytest.fixture
+def system_daemon() -> Iterator[DaemonProc]:
+    """A `--system` daemon of its own for one test (root only), the client pointed at it."""
+    import subprocess
+    import sys
+    tmp = Path(tempfile.mkdtemp(prefix="uipc-sys-"))
+    os.chmod(tmp, 0o755)
+    path = tmp / "uipc.sock"
+    r, w = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-m", "uipc.server", "--system", "--socket", str(path),
+                             "--ready-fd", str(w)], pass_fds=(w,),
+                            cwd=ROOT)
+    os.close(w)
+    with os.fdopen(r, "rb") as pipe:
+        assert pipe.readline() == b"ready\n"
+    d = DaemonProc(path, proc)
+    saved = reset_client(socket=str(path))
+    try:
+        yield d
+    finally:
+        reset_client(**saved)
+        assert stop_daemon(d) == 0
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -63,3 +63,31 @@ class Child:
         _, status = os.waitpid(self.pid, 0)
         os.close(self._r)
         return status
+
+
+def as_user(uid: int, gid: int, fn: Callable[[], Any], groups: list[int] | None = None) -> Any:
+    """fn() in a forked child that dropped to ``uid``/``gid`` (and ``groups``) first."""
+    def run() -> Any:
+        os.setgroups(groups or [])
+        os.setgid(gid)
+        os.setuid(uid)
+        return fn()
+    return Child(run).result()
+
+
+#: the unprivileged user the tests attack as
+NOBODY = 65534
+
+
+def as_nobody(fn: Callable[[], Any]) -> Any:
+    """fn() in a forked child that dropped to uid/gid 65534, no groups."""
+    return as_user(NOBODY, NOBODY, fn)
+
+
+def errno_of(fn: Callable[[], object]) -> int:
+    """The errno fn() fails with (0 if it succeeds)."""
+    try:
+        fn()
+    except OSError as exc:
+        return exc.errno or 0
+    return 0

@@ -1,7 +1,6 @@
 """The wire codec, sans-I/O: encode, decode, split frames, bad lengths."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st

@@ -17,10 +17,9 @@ from typing import Any, Callable, Iterator
 import pytest
 
 import uipc
-from tests.helpers import Child
+from tests.helpers import as_nobody
 
 NAN, INF = float("nan"), float("inf")
-NOBODY = 65534
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to setuid a child")
 
 
@@ -262,14 +261,6 @@ def test_bad_batch_calls_record_nothing(env: Env) -> None:
     assert uipc.msgrcv(env.q, 64, 0, uipc.IPC_NOWAIT) == (1, b"kept")
 
 
-def as_nobody(fn: Callable[[], Any]) -> Any:
-    """fn() in a forked child that dropped to uid/gid 65534 first."""
-    def run() -> Any:
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-        return fn()
-    return Child(run).result()
 
 
 @needs_root

@@ -7,29 +7,20 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 import uipc
 from tests.conftest import wait_until
-from tests.helpers import Child
+from tests.helpers import NOBODY, Child, as_nobody
 from uipc import protocol as P
 from uipc.client.connection import call
 from uipc.kernel.procfs import PAGE_ITEMS, PAGE_MAX
 
-NOBODY = 65534
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root to setuid a child")
 
 
-def as_nobody(fn: Callable[[], Any]) -> Any:
-    """Run fn in a forked child that dropped to uid/gid 65534 first."""
-    def run() -> Any:
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-        return fn()
-    return Child(run).result()
 
 
 def test_paging_returns_every_queue_and_no_page_exceeds_the_cap(ns: str) -> None:

@@ -8,59 +8,14 @@ import dataclasses
 import errno
 import os
 import socket
-import tempfile
-from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
 import uipc
-from tests.conftest import DaemonProc, reset_client, stop_daemon
-from tests.helpers import Child
+from tests.conftest import DaemonProc
+from tests.helpers import as_user, errno_of
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="system mode tests need root")
-
-
-@pytest.fixture
-def system_daemon() -> Iterator[DaemonProc]:
-    import subprocess
-    import sys
-    tmp = Path(tempfile.mkdtemp(prefix="uipc-sys-"))
-    os.chmod(tmp, 0o755)
-    path = tmp / "uipc.sock"
-    r, w = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-m", "uipc.server", "--system", "--socket", str(path),
-                             "--ready-fd", str(w)], pass_fds=(w,),
-                            cwd=Path(__file__).resolve().parents[2])
-    os.close(w)
-    with os.fdopen(r, "rb") as pipe:
-        assert pipe.readline() == b"ready\n"
-    d = DaemonProc(path, proc)
-    saved = reset_client(socket=str(path))
-    try:
-        yield d
-    finally:
-        reset_client(**saved)
-        assert stop_daemon(d) == 0
-        import shutil
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def as_user(uid: int, gid: int, fn: Callable[[], object], groups: list[int] | None = None) -> object:
-    def run() -> object:
-        os.setgroups(groups or [])
-        os.setgid(gid)
-        os.setuid(uid)
-        return fn()
-    return Child(run).result()
-
-
-def errno_of(fn: Callable[[], object]) -> int:
-    try:
-        fn()
-    except OSError as exc:
-        return exc.errno
-    return 0
 
 
 def test_socket_is_world_connectable(system_daemon: DaemonProc) -> None:

@@ -14,7 +14,6 @@ from tests.conftest import reset_client, start_daemon, stop_daemon, wait_until
 from tests.helpers import Child
 from uipc import protocol as P
 from uipc.kernel.quota import QuotaLimits
-from uipc.server import daemon as D
 
 
 def hello(sock: socket.socket, ns: str) -> None:

@@ -18,7 +18,6 @@ import pytest
 
 import uipc
 from tests.conftest import wait_until
-from tests.integration.test_system_mode import system_daemon  # noqa: F401
 from uipc import protocol as P
 from uipc.server import daemon as D
 
@@ -160,7 +159,7 @@ def _rss(pid: int) -> int:
 
 
 @needs_root
-def test_memory_comes_back_after_an_attackers_queues_are_freed(system_daemon) -> None:  # noqa: F811
+def test_memory_comes_back_after_an_attackers_queues_are_freed(system_daemon) -> None:
     """64 MiB of queued messages in 4,000 queues, then removed: the daemon's
     RSS returns near its baseline (freed blocks are trimmed, not kept)."""
     uipc.unshare_namespace()

@@ -18,14 +18,13 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 import uipc
 from tests.conftest import ROOT, wait_until
-from tests.helpers import Child
-from tests.integration.test_system_mode import as_user, errno_of, system_daemon  # noqa: F401
+from tests.helpers import Child, as_user, errno_of
 from uipc import protocol as P
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="attacks as other uids need root "
@@ -58,7 +57,7 @@ def raw_call(sock: socket.socket, op: str, req_id: int, args: tuple[Any, ...],
     return frame[1], frame[2]  # type: ignore[index]
 
 
-def test_capabilities_from_a_user_namespace_count_for_nothing(system_daemon) -> None:  # noqa: F811
+def test_capabilities_from_a_user_namespace_count_for_nothing(system_daemon) -> None:
     """unshare(CLONE_NEWUSER) shows a full CapEff; Linux's ns_capable() asks
     for capabilities in the IPC namespace's user namespace, not the caller's."""
     uipc.unshare_namespace()
@@ -79,7 +78,7 @@ def test_capabilities_from_a_user_namespace_count_for_nothing(system_daemon) -> 
     assert uipc.msgctl(q, uipc.IPC_STAT).msg_perm.uid == 0
 
 
-def test_a_setuid_exec_behind_a_connected_socket_gains_nothing(system_daemon) -> None:  # noqa: F811
+def test_a_setuid_exec_behind_a_connected_socket_gains_nothing(system_daemon) -> None:
     """Connect as uid 1000, hand the socket to a child, exec a setuid-root
     binary: the daemon must not read the new image's credentials at hello."""
     uipc.unshare_namespace()
@@ -131,7 +130,7 @@ def _euid_of(pid: int) -> int:
         return -1
 
 
-def test_a_process_that_drops_privileges_does_not_keep_them(system_daemon) -> None:  # noqa: F811
+def test_a_process_that_drops_privileges_does_not_keep_them(system_daemon) -> None:
     """Root connects, then setuid(65534): its next call is checked as 65534."""
     uipc.unshare_namespace()
     q = root_queue()
@@ -149,7 +148,7 @@ def test_a_process_that_drops_privileges_does_not_keep_them(system_daemon) -> No
     assert uipc.msgctl(q, uipc.IPC_STAT).msg_qnum == 0
 
 
-def test_joining_another_users_namespace_by_name_is_refused(system_daemon) -> None:  # noqa: F811
+def test_joining_another_users_namespace_by_name_is_refused(system_daemon) -> None:
     """setns() needs the namespace's creator or CAP_SYS_ADMIN."""
     mine = uipc.unshare_namespace()  # where the attacker is born
     holder, theirs = _namespace_holder()  # another of root's, kept alive by a process
@@ -179,7 +178,7 @@ def _namespace_holder() -> tuple[subprocess.Popen[str], str]:
     return proc, proc.stdout.readline().strip()
 
 
-def test_unsetting_the_namespace_variable_does_not_escape(system_daemon) -> None:  # noqa: F811
+def test_unsetting_the_namespace_variable_does_not_escape(system_daemon) -> None:
     """A child of `uipc run --new-namespace` that clears UIPC_NAMESPACE stays
     in the new namespace: membership belongs to the process, not its env."""
     code = ("import os; os.environ.pop('UIPC_NAMESPACE', None); import uipc; "
@@ -193,7 +192,7 @@ def test_unsetting_the_namespace_variable_does_not_escape(system_daemon) -> None
     assert out.stdout.strip() == "no-escape"
 
 
-def test_sysctls_need_the_namespace_owner_or_root(system_daemon) -> None:  # noqa: F811
+def test_sysctls_need_the_namespace_owner_or_root(system_daemon) -> None:
     """kernel.msgmni=0 in a namespace one does not own is EPERM (ipc_permissions);
     one's own namespace is one's to tune; quotas are root's."""
     uipc.unshare_namespace()

@@ -18,8 +18,7 @@ import pytest
 
 import uipc
 from tests.conftest import wait_until
-from tests.helpers import Child
-from tests.integration.test_system_mode import as_user, errno_of, system_daemon  # noqa: F401
+from tests.helpers import Child, as_user, errno_of
 from uipc import protocol as P
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="attackers with their own uids need "
@@ -38,7 +37,7 @@ def fails_with(fn: Callable[[], object]) -> tuple[int, str]:
     return 0, ""
 
 
-def test_objects_per_uid_per_namespace(system_daemon) -> None:  # noqa: F811
+def test_objects_per_uid_per_namespace(system_daemon) -> None:
     """Queues, sets and segments together; the sixth is ENOSPC naming the
     quota; another uid, and root, are unaffected."""
     uipc.unshare_namespace()
@@ -62,7 +61,7 @@ def test_objects_per_uid_per_namespace(system_daemon) -> None:  # noqa: F811
     assert uipc.sysctl.get("uipc.quota.objects") == "5"
 
 
-def test_semaphores_per_uid(system_daemon) -> None:  # noqa: F811
+def test_semaphores_per_uid(system_daemon) -> None:
     uipc.unshare_namespace()
     quota("sems", 100)
 
@@ -76,7 +75,7 @@ def test_semaphores_per_uid(system_daemon) -> None:  # noqa: F811
     assert as_user(1000, 1000, attacker) == (errno.ENOSPC, True, errno.ENOSPC)
 
 
-def test_queued_bytes_per_sender(system_daemon) -> None:  # noqa: F811
+def test_queued_bytes_per_sender(system_daemon) -> None:
     """Bytes are charged to the sender until received: EAGAIN past the quota
     (even without IPC_NOWAIT), another sender unaffected, receiving frees."""
     uipc.unshare_namespace()
@@ -95,7 +94,7 @@ def test_queued_bytes_per_sender(system_daemon) -> None:  # noqa: F811
     assert uipc.msgctl(q, uipc.IPC_STAT).msg_cbytes == 1500
 
 
-def test_namespaces_per_uid(system_daemon) -> None:  # noqa: F811
+def test_namespaces_per_uid(system_daemon) -> None:
     """The third namespace a uid holds is ENOSPC (user.max_ipc_namespaces)."""
     quota("namespaces", 2)
 
@@ -126,7 +125,7 @@ def test_namespaces_per_uid(system_daemon) -> None:  # noqa: F811
     assert as_user(1000, 1000, attacker) == [0, 0, errno.ENOSPC]
 
 
-def test_daemon_with_5000_descriptors_survives_killed_clients(system_daemon) -> None:  # noqa: F811
+def test_daemon_with_5000_descriptors_survives_killed_clients(system_daemon) -> None:
     """Past descriptor 1023 the daemon watches pidfds with poll, never select
     (which raises ValueError there and took the whole daemon down)."""
     uipc.unshare_namespace()
@@ -153,7 +152,7 @@ def test_daemon_with_5000_descriptors_survives_killed_clients(system_daemon) -> 
     assert system_daemon.proc.poll() is None
 
 
-def test_descriptor_exhaustion_refuses_clearly_without_spinning(system_daemon) -> None:  # noqa: F811
+def test_descriptor_exhaustion_refuses_clearly_without_spinning(system_daemon) -> None:
     """With its table full the daemon answers shmget ENFILE, tells a new
     connection EMFILE at once instead of leaving it hanging, does not spin on
     accept, and serves again once descriptors are freed."""
@@ -206,7 +205,7 @@ def _serves(path: object) -> bool:
         return False
 
 
-def test_a_fork_report_is_accepted_once(system_daemon) -> None:  # noqa: F811
+def test_a_fork_report_is_accepted_once(system_daemon) -> None:
     """A child reports the attachments it inherited once; reporting again (to
     keep a segment alive after detaching, say) is EPERM."""
     uipc.unshare_namespace()

@@ -28,12 +28,11 @@ import pytest
 
 import uipc
 from tests.conftest import reset_client, wait_until
-from tests.helpers import Child
+from tests.helpers import as_nobody
 from uipc import protocol as P
 from uipc.client.connection import call
 from uipc.server.memfd import MEMFD_MODE, SEALS
 
-NOBODY = 65534
 SIZE = 3 * 4096
 PATTERN = bytes(range(256)) * (SIZE // 256)
 ULONG_MAX = (1 << 64) - 1
@@ -66,14 +65,6 @@ def errno_of(fn: Callable[[], object]) -> int:
     return 0
 
 
-def as_nobody(fn: Callable[[], Any]) -> Any:
-    """Run fn in a child that has dropped to uid/gid 65534 (no groups)."""
-    def run() -> Any:
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-        return fn()
-    return Child(run).result()
 
 
 def in_child(fn: Callable[[], Any]) -> tuple[str, Any]:
