@@ -20,7 +20,6 @@ bytes and yields whole frames or :data:`NEED_DATA`.
 """
 from __future__ import annotations
 
-import dataclasses
 import struct
 from dataclasses import dataclass
 from typing import Any, Iterable

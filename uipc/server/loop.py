@@ -58,6 +58,11 @@ class Poller:
         self.register(sub._ep.fileno(), READ, dispatch)
         return sub
 
+    def ungroup(self, sub: "Poller") -> None:
+        """Forget and close a group made by :meth:`group`."""
+        self.unregister(sub._ep.fileno())
+        sub.close()
+
     def wait(self, spin: Spin, timeout: float | None) -> list[tuple[Handler, int]]:
         """epoll_wait, polling first for up to the spin budget (uipc.spin)."""
         budget = spin.budget_ns() if timeout != 0.0 else 0

@@ -37,11 +37,13 @@ NS_PER_UID_PER_TURN = 2_000_000
 class UidLoad:
     """What one uid's connections hold in the daemon (its fair share)."""
 
-    __slots__ = ("conns", "partial", "out", "frames", "spent", "poller")
+    __slots__ = ("conns", "partial", "out", "frames", "spent", "poller", "grouped")
 
     def __init__(self) -> None:
-        #: the nested epoll of its connections (made on first use)
+        #: the nested epoll of its connections past the first ones, and how
+        #: many are in it (it goes when the last one does)
         self.poller: Poller | None = None
+        self.grouped = 0
         #: daemon time its requests took this turn (ns)
         self.spent = 0
         self.conns = 0
@@ -112,6 +114,7 @@ class Transport:
             if load.poller is None:
                 load.poller = self.poller.group(FRAMES_PER_UID_PER_TURN)
             conn.poller = load.poller
+            load.grouped += 1
         conn.poller.register(conn.sock, READ, conn.handler)
 
     def load_of(self, uid: int) -> UidLoad:
@@ -304,3 +307,9 @@ class Transport:
         except (KeyError, ValueError, OSError):
             pass
         conn.sock.close()
+        load = conn.load
+        if conn.poller is not None and conn.poller is load.poller:
+            load.grouped -= 1
+            if not load.grouped:  # the uid's group is empty: its epoll goes too
+                self.poller.ungroup(load.poller)
+                load.poller = None
