@@ -102,3 +102,14 @@ def test_an_interrupt_from_another_thread_never_splits_a_large_frame(ns: str) ->
         t.join()
     for _ in range(3):
         assert uipc.msgrcv(q, 16 << 20, 0) == (1, text)
+
+
+def test_a_hello_of_another_protocol_version_is_refused(daemon) -> None:  # type: ignore[no-untyped-def]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(str(daemon.socket))
+    s.sendall(P.encode_request(P.OPS_BY_NAME["hello"], 1, (P.VERSION + 1, 0, 0), b""))
+    dec = P.FrameDecoder(reply=True)
+    while (f := dec.next_frame()) is P.NEED_DATA:
+        dec.feed(s.recv(4096))
+    s.close()
+    assert f[1] == errno.EPROTO and b"protocol" in f[2]  # type: ignore[index]

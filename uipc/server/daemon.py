@@ -171,6 +171,9 @@ class Daemon:
                tail: bytes) -> Task:
         """The first frame: the connection becomes a task (procwatch)."""
         version, flags, _ = args
+        if version != P.VERSION:
+            raise KernelError(errno.EPROTO, f"this daemon speaks protocol {P.VERSION}, the client "
+                              f"{version}: use the same uipc on both sides")
         try:
             ns_name = tail.decode()
         except UnicodeDecodeError:
