@@ -57,12 +57,28 @@ def stop_daemon(d: DaemonProc) -> int:
         try:
             return d.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
+            _report_stuck(d.pid)
             d.proc.send_signal(signal.SIGUSR1)  # its stack to stderr, for the report
             time.sleep(1)
             d.proc.kill()
             d.proc.wait()
             raise
     return d.proc.returncode
+
+
+def _report_stuck(pid: int) -> None:
+    """What a daemon that did not stop was doing: its signal state and descriptors."""
+    import sys
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            sig = [line.strip() for line in f if line.startswith(("Sig", "Shd", "State"))]
+        fds = {fd: os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    except OSError as exc:
+        sig, fds = [str(exc)], {}
+    print(f"daemon {pid} did not stop: {sig} fds={fds}", file=sys.stderr)
+    import shutil
+    if shutil.which("py-spy"):
+        subprocess.run(["py-spy", "dump", "--locals", "--pid", str(pid)], timeout=30)
 
 
 def reset_client(socket: str | None = None, namespace: str | None = None) -> dict[str, str | None]:

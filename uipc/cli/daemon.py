@@ -44,6 +44,9 @@ def run(socket_path: Path, *, system: bool, ready_fd: int = -1, verbose: bool = 
         return 0
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: daemon.stop())
+    # the C-level handler itself writes the signal to the loop's wake-up pipe:
+    # epoll returns at once, and the Python handler above runs right after
+    signal.set_wakeup_fd(daemon.wakeup_fd, warn_on_full_buffer=False)
     # `kill -USR1 <daemon>` prints where it is to stderr (a stuck daemon explains itself)
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     log.info("listening on %s", socket_path)

@@ -40,6 +40,8 @@ from uipc.spin import Spin
 
 #: how long the loop polls for the next request before it sleeps (uipc.spin)
 SPIN_US = 50
+#: the longest an idle loop sleeps before it looks at its stop flag again (s)
+IDLE_TURN = 1.0
 #: a freed total this large since the last trim gives memory back (malloc_trim)
 TRIM_AFTER_FREED = 16 * 1024 * 1024
 __all__ = ["Daemon", "FRAMES_PER_TURN", "FRAMES_PER_UID_PER_TURN"]
@@ -81,6 +83,11 @@ class Daemon:
         self.poller.register(self._wake_r, READ, lambda m: os.read(self._wake_r, 64))
         return True
 
+    @property
+    def wakeup_fd(self) -> int:
+        """Write a byte here to wake the loop (signal.set_wakeup_fd takes it)."""
+        return self._wake_w
+
     def stop(self) -> None:
         """Ask the loop to end (safe from a signal handler)."""
         self._stop = True
@@ -103,7 +110,9 @@ class Daemon:
 
     def serve_forever(self) -> None:
         while not self._stop:
-            self.turn()
+            # an idle loop still looks up once a second: a stop() whose wake-up
+            # was lost (a signal handled late) is noticed within that second
+            self.turn(IDLE_TURN)
 
     def turn(self, max_timeout: float | None = None) -> None:
         """One turn: wait for input (at most ``max_timeout``), serve it fairly,
