@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -31,16 +31,18 @@ class DaemonProc:
         return self.proc.pid
 
 
-def start_daemon(directory: Path, name: str = "uipc.sock", system: bool = False) -> DaemonProc:
+def start_daemon(directory: Path, name: str = "uipc.sock", system: bool = False,
+                 preexec_fn: Callable[[], None] | None = None) -> DaemonProc:
     """A daemon on a socket in ``directory``; ``system`` lets every uid connect
-    (the tests' setuid children), as `uipc daemon --system` does."""
+    (the tests' setuid children), as `uipc daemon --system` does; ``preexec_fn``
+    runs in the daemon's process before it starts (e.g. entering a user namespace)."""
     path = directory / name
     if system:
         os.chmod(directory, 0o755)
     r, w = os.pipe()
     proc = subprocess.Popen([sys.executable, "-m", "uipc.server", "--socket", str(path),
                              "--ready-fd", str(w)] + (["--system"] if system else []),
-                            pass_fds=(w,), cwd=ROOT)
+                            pass_fds=(w,), cwd=ROOT, preexec_fn=preexec_fn)
     os.close(w)
     with os.fdopen(r, "rb") as pipe:
         line = pipe.readline()
@@ -140,20 +142,9 @@ def wait_until(predicate, timeout: float = 10.0, what: str = "condition") -> Non
 @pytest.fixture
 def system_daemon() -> Iterator[DaemonProc]:
     """A `--system` daemon of its own for one test (root only), the client pointed at it."""
-    import subprocess
-    import sys
     tmp = Path(tempfile.mkdtemp(prefix="uipc-sys-"))
-    os.chmod(tmp, 0o755)
-    path = tmp / "uipc.sock"
-    r, w = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-m", "uipc.server", "--system", "--socket", str(path),
-                             "--ready-fd", str(w)], pass_fds=(w,),
-                            cwd=ROOT)
-    os.close(w)
-    with os.fdopen(r, "rb") as pipe:
-        assert pipe.readline() == b"ready\n"
-    d = DaemonProc(path, proc)
-    saved = reset_client(socket=str(path))
+    d = start_daemon(tmp, system=True)
+    saved = reset_client(socket=str(d.socket))
     try:
         yield d
     finally:

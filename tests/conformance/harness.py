@@ -38,8 +38,6 @@ import os
 import pickle
 import select
 import signal
-import subprocess
-import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -286,20 +284,9 @@ def start_oracle(directory: Path) -> "DaemonProc | None":
 def _start_daemon_in_userns(path: Path) -> "DaemonProc":
     """tests/conftest.py start_daemon, the daemon in a new user namespace
     where our uid is 0: it then sees its clients (who join it) as root."""
-    from tests.conftest import ROOT, DaemonProc
+    from tests.conftest import start_daemon
     from tests.conformance.userns import enter_new_userns
-    r, w = os.pipe()
-    proc = subprocess.Popen([sys.executable, "-m", "uipc.server", "--socket", str(path),
-                             "--ready-fd", str(w)], pass_fds=(w,), cwd=ROOT,
-                            preexec_fn=enter_new_userns)
-    os.close(w)
-    with os.fdopen(r, "rb") as pipe:
-        line = pipe.readline()
-    if line != b"ready\n":
-        proc.kill()
-        proc.wait()
-        raise RuntimeError(f"daemon in a user namespace did not start: {line!r}")
-    return DaemonProc(path, proc)
+    return start_daemon(path.parent, path.name, preexec_fn=enter_new_userns)
 
 
 def stop_oracle(d: "DaemonProc | None") -> None:

@@ -55,10 +55,8 @@ class Connections:
                 # each can go on while the others' requests are handled
                 if conn.session.outbox and not conn.closed:
                     self.transport.send_replies(conn)
-        except Exception:
-            self.log.warn("conn", "internal error serving pid %d; dropping its connection",
-                          conn.pid, exc_info=True)
-            self.drop(conn)
+        except Exception:  # (inline, not through guarded: this is the hot path)
+            self.failed(conn)
 
     def read(self, conn: Conn) -> None:
         load = conn.load
@@ -122,9 +120,13 @@ class Connections:
             if conn.session.outbox and not conn.closed:
                 self.transport.take_replies(conn)
         except Exception:
-            self.log.warn("conn", "internal error serving pid %d; dropping its connection",
-                          conn.pid, exc_info=True)
-            self.drop(conn)
+            self.failed(conn)
+
+    def failed(self, conn: Conn) -> None:
+        """A bug in uipc while serving ``conn``: log it, drop that connection."""
+        self.log.warn("conn", "internal error serving pid %d; dropping its connection",
+                      conn.pid, exc_info=True)
+        self.drop(conn)
 
     def drop(self, conn: Conn) -> None:
         """The connection closed (or must): that thread is gone."""
