@@ -108,3 +108,20 @@ def buffer(name: str, value: Any) -> bytes:
         return bytes(memoryview(value))
     except TypeError:
         raise TypeError(f"{name} must be bytes-like, not {type(value).__name__}") from None
+
+
+#: iterable, but never an array of items: text and byte strings
+_NOT_ARRAYS = (str, bytes, bytearray, memoryview)
+
+
+def items(value: Any, wanted: str) -> list[Any]:
+    """``value``'s items as a list (an array of C structs), or a TypeError
+    saying what was ``wanted``: text and byte strings iterate, but are none."""
+    if type(value) is list:  # the common case
+        return value
+    if not isinstance(value, _NOT_ARRAYS):
+        try:
+            return list(value)
+        except TypeError:
+            pass
+    raise TypeError(f"{wanted}, not {type(value).__name__}")

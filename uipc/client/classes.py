@@ -5,7 +5,7 @@ import errno
 from typing import Iterable, Iterator
 
 from uipc.client.aio import amsgrcv, amsgsnd
-from uipc.client.args import LONG_MAX, int_in, key_t
+from uipc.client.args import LONG_MAX, int_in, items, key_t
 from uipc.client.batch import msgrcv_many, msgsnd_many
 from uipc.client.syscalls import msgctl, msgget, msgrcv, msgsnd
 from uipc.uapi.ipc import IPC_CREAT, IPC_EXCL, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT
@@ -163,24 +163,17 @@ class MessageQueue:
 
 def _typed(messages: Iterable[bytes | tuple[int, bytes]]) -> list[tuple[int, bytes]]:
     """send_many's messages as (type, data) pairs: bare data is type 1."""
-    if isinstance(messages, (str, bytes, bytearray, memoryview)):
-        raise TypeError(f"messages must be an iterable of bytes or (type, bytes) pairs, "
-                        f"not {type(messages).__name__}")
-    try:
-        it = iter(messages)
-    except TypeError:
-        raise TypeError(f"messages must be an iterable of bytes or (type, bytes) pairs, "
-                        f"not {type(messages).__name__}") from None
-    items = []
+    it = items(messages, "messages must be an iterable of bytes or (type, bytes) pairs")
+    typed = []
     for i, m in enumerate(it):
         if isinstance(m, (bytes, bytearray, memoryview)):
-            items.append((1, m))
+            typed.append((1, m))
         elif isinstance(m, (tuple, list)) and len(m) == 2:
-            items.append(m)
+            typed.append(m)
         else:
             what = f"a {type(m).__name__} of {len(m)}" if isinstance(m, (tuple, list)) else type(m).__name__
             raise TypeError(f"message {i} must be bytes or a (type, bytes) pair, not {what}")
-    return items
+    return typed
 
 
 __all__ = ["MessageQueue", "get_flags", "key_from_name", "object_key", "object_mode"]

@@ -5,7 +5,7 @@ import errno
 from typing import Any, Iterable, Sequence
 
 from uipc.client.aio import asemtimedop
-from uipc.client.args import c_int, int_in
+from uipc.client.args import c_int, int_in, items
 from uipc.client.classes import object_key, object_mode
 from uipc.client.syscalls import semctl, semget, semop, semtimedop, semvals
 from uipc.uapi.ipc import IPC_CREAT, IPC_EXCL, IPC_NOWAIT, IPC_PRIVATE, IPC_RMID, IPC_STAT
@@ -39,12 +39,7 @@ def _initial_values(initial: Sequence[int] | int | None, n: int) -> list[int] | 
 
 def _with_flags(ops: Any, flags: int) -> list[tuple[int, int, int]]:
     """apply()'s operations as sembufs with the call's flags or'ed in."""
-    if isinstance(ops, (str, bytes, bytearray, memoryview)):
-        raise TypeError(f"ops must be a list of (index, delta[, flags]), not {type(ops).__name__}")
-    try:
-        it = iter(ops)
-    except TypeError:
-        raise TypeError(f"ops must be a list of (index, delta[, flags]), not {type(ops).__name__}") from None
+    it = items(ops, "ops must be a list of (index, delta[, flags])")
     sops = []
     for o in it:
         if not isinstance(o, (tuple, list)) or not 2 <= len(o) <= 3:

@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from uipc import protocol as P
-from uipc.client.args import buffer, c_int, c_long, key_t, size_t, timeout_ns
+from uipc.client.args import buffer, c_int, c_long, items, key_t, size_t, timeout_ns
 from uipc.client.connection import call
 from uipc.uapi.ipc import IPC_64, IPC_SET, IPC_STAT
 from uipc.uapi.msg import MsgInfo, MsqidDs
@@ -118,18 +118,8 @@ def _sembuf(op: Any) -> tuple[int, int, int]:
 
 
 def _sembufs(sops: Any) -> bytes:
-    if type(sops) is list:  # the common case
-        items = sops
-    elif isinstance(sops, _NOT_SEMBUF):  # iterable, but no array of sembufs
-        raise TypeError(f"sops must be a list of (sem_num, sem_op[, sem_flg]), not {type(sops).__name__}")
-    else:
-        try:
-            items = list(sops)
-        except TypeError:
-            raise TypeError(f"sops must be a list of (sem_num, sem_op[, sem_flg]), "
-                            f"not {type(sops).__name__}") from None
     parts = []
-    for op in items:
+    for op in items(sops, "sops must be a list of (sem_num, sem_op[, sem_flg])"):
         if type(op) is tuple and len(op) == 3:  # the common case, checked inline
             num, val, flg = op
             if (type(num) is int and type(val) is int and type(flg) is int and 0 <= num <= 0xFFFF
@@ -167,12 +157,7 @@ def semop(semid: int, sops: Any) -> None:
 def semvals(what: str, arg: Any) -> list[int]:
     """SETALL's ``unsigned short array[]``, checked: values above SEMVMX are
     the kernel's (ERANGE), values no unsigned short holds are ValueError."""
-    if isinstance(arg, _NOT_SEMBUF):
-        raise TypeError(f"{what} needs a sequence of ints, not {type(arg).__name__}")
-    try:
-        values = list(arg)
-    except TypeError:
-        raise TypeError(f"{what} needs a sequence of ints, not {type(arg).__name__}") from None
+    values = list(items(arg, f"{what} needs a sequence of ints"))
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int):
             raise TypeError(f"{what} values must be ints, not {type(v).__name__}")
