@@ -25,9 +25,10 @@ from uipc.client.args import LONG_MAX, LONG_MIN, buffer, c_int, c_long, int_in
 from uipc.client.syscalls import (
     ctl_result, msg_result, msgrcv_args, msgsnd_args, semctl_args, semtimedop_args,
 )
+from uipc.uapi.msg import UIO_MAXIOV
 
 #: requests per batch, as sendmmsg/recvmmsg cap vlen at UIO_MAXIOV
-MAX_BATCH = 1024
+MAX_BATCH = UIO_MAXIOV
 
 _MSGSND = P.OPS_BY_NAME["msgsnd"]
 _MSGRCV = P.OPS_BY_NAME["msgrcv"]

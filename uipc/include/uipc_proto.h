@@ -112,6 +112,7 @@ struct uipc_shm_info_stats { int64_t used_ids; uint64_t shm_tot; uint64_t shm_rs
 #define UIPC_MSG_NOERROR 4096
 #define UIPC_MSG_STAT 11
 #define UIPC_MSG_STAT_ANY 13
+#define UIPC_UIO_MAXIOV 1024
 #define UIPC_GETALL 13
 #define UIPC_GETNCNT 14
 #define UIPC_GETPID 11

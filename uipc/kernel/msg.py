@@ -35,7 +35,7 @@ from uipc.kernel.wait import BLOCKED, RETRY, WaitQueue, Waiter
 from uipc.uapi.ipc import IPC_64, IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT
 from uipc.uapi.msg import (
     MSG_COPY, MSG_EXCEPT, MSG_INFO, MSG_NOERROR, MSG_STAT, MSG_STAT_ANY, MSGMAP, MSGPOOL,
-    MSGSEG, MSGSSZ, MSGTQL, MsgInfo, MsqidDs,
+    MSGSEG, MSGSSZ, MSGTQL, UIO_MAXIOV, MsgInfo, MsqidDs,
 )
 
 if TYPE_CHECKING:
@@ -465,8 +465,8 @@ def free_ns_msg(k: "Kernel", ns: "IpcNamespace") -> None:
 
 
 # --- sendmmsg/recvmmsg for queues -------------------------------------------------
-#: messages one msgsnd_many/msgrcv_many may carry (UIO_MAXIOV, sendmmsg's cap)
-MAX_MSGS = 1024
+#: messages one msgsnd_many/msgrcv_many may carry (sendmmsg's cap)
+MAX_MSGS = UIO_MAXIOV
 #: a msgrcv_many reply takes more messages while it holds fewer bytes than
 #: this (the daemon's replies stay within one frame; replies of a few MiB
 #: would each be copied several times, cold in cache)

@@ -26,6 +26,7 @@ from typing import Any, Iterable
 
 from uipc.protocol.table import SYSCALL_ROWS
 from uipc.uapi import layout as L
+from uipc.uapi.msg import UIO_MAXIOV
 
 VERSION = 2
 #: the largest frame either side accepts (length field value)
@@ -168,8 +169,8 @@ MSG_RESULT = struct.Struct("<q")
 SHMAT_RESULT = struct.Struct("<qQQQii")
 MSGS_COUNT = struct.Struct("<I")
 MSGS_ITEM = struct.Struct("<qI")
-#: messages one msgrcv_many / msgsnd_many may carry (UIO_MAXIOV, sendmmsg's cap)
-MAX_MSGS = 1024
+#: messages one msgrcv_many / msgsnd_many may carry (sendmmsg's cap)
+MAX_MSGS = UIO_MAXIOV
 
 
 def pack_msgs(msgs: list[tuple[int, bytes]]) -> bytes:

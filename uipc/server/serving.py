@@ -60,6 +60,7 @@ class Connections:
 
     def read(self, conn: Conn) -> None:
         load = conn.load
+        # Transport.budget's test, inline on the hot path (one whole request a read)
         if load.frames >= FRAMES_PER_UID_PER_TURN or load.spent >= NS_PER_UID_PER_TURN:
             return  # its uid had its share of this turn: the socket stays readable
         n = self.transport.recv(conn)

@@ -56,10 +56,6 @@ class Engine:
         #: the session of each task that said hello
         self.sessions: dict[Task, Session] = {}
 
-    def call(self, task: Task, entry: Entry, args: tuple[Any, ...]) -> Any:
-        now, mono = self.clock()
-        return self.kernel.syscall(task, entry.spec.fn, *args, now=now, mono=mono)
-
     def complete(self) -> list["Session"]:
         """Route the kernel's completions to the sleeping sessions; returns
         the sessions that now have replies (and may run held-back requests)."""

@@ -8,8 +8,12 @@ from uipc.uapi.ipc import IpcPerm
 __all__ = [
     "MSG_STAT", "MSG_INFO", "MSG_STAT_ANY", "MSG_NOERROR", "MSG_EXCEPT",
     "MSG_COPY", "MSGMNI", "MSGMAX", "MSGMNB", "MSGPOOL", "MSGTQL", "MSGMAP",
-    "MSGSSZ", "MSGSEG", "MsqidDs", "MsgInfo",
+    "MSGSSZ", "MSGSEG", "MsqidDs", "MsgInfo", "UIO_MAXIOV",
 ]
+
+#: include/uapi/linux/uio.h: the most messages one sendmmsg/recvmmsg takes,
+#: and so one msgsnd_many/msgrcv_many (uipc's extension) and one Batch
+UIO_MAXIOV = 1024
 
 # ipcs ctl commands
 MSG_STAT = 11
