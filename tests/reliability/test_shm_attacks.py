@@ -27,6 +27,7 @@ from typing import Any, Callable
 import pytest
 
 import uipc
+from uipc.cli.daemon import run  # imported before the fork: uid 65534 may not read the tree
 from tests.conftest import reset_client, wait_until
 from tests.helpers import as_nobody
 from uipc import protocol as P
@@ -247,7 +248,6 @@ def fork_daemon(directory: Path) -> int:
         rc = 1
         try:
             os.close(r)
-            from uipc.cli.daemon import run
             rc = run(directory / "uipc.sock", system=False, ready_fd=w)
         finally:
             os._exit(rc)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ctypes
+import resource
 
 #: mallopt(3) parameters (glibc's malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -37,7 +38,6 @@ def malloc_trim() -> bool:
 def raise_nofile_limit() -> int:
     """Raise RLIMIT_NOFILE's soft limit to its hard limit: every segment and
     every connection holds a descriptor here.  Returns the new soft limit."""
-    import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         try:
