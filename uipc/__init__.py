@@ -24,6 +24,14 @@ from uipc.client import introspect, sysctl
 from uipc.client.syscalls import (
     msgctl, msgget, msgrcv, msgsnd, semctl, semget, semop, semtimedop,
 )
+from uipc.client.mqueue import (
+    mq_close, mq_fileinfo, mq_getattr, mq_notify, mq_open, mq_receive, mq_send, mq_setattr,
+    mq_timedreceive, mq_timedsend, mq_unlink,
+)
+from uipc.client.posix_shm import (
+    NamedSem, sem_close, sem_getvalue, sem_open, sem_post, sem_timedwait, sem_trywait, sem_unlink,
+    sem_wait, shm_open, shm_unlink,
+)
 from uipc.uapi import *  # noqa: F401,F403 - constants and structs, as <sys/ipc.h>
 from uipc.client.ipc import ipc  # noqa: E402 - after the uapi names (uipc.uapi.ipc is a module)
 

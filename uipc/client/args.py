@@ -125,3 +125,21 @@ def items(value: Any, wanted: str) -> list[Any]:
         except TypeError:
             pass
     raise TypeError(f"{wanted}, not {type(value).__name__}")
+
+
+def abs_timespec(name: str, value: Any) -> tuple[int, int]:
+    """An absolute time in seconds since the epoch (int or float) as a
+    ``struct timespec`` (tv_sec, tv_nsec), flooring as C's conversion of a
+    negative time would; a negative one reaches the daemon, which answers
+    EINVAL as the kernel's timespec64_valid.  NaN and infinity: ValueError."""
+    if type(value) is int:
+        return max(LONG_MIN, min(value, LONG_MAX)), 0
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number of seconds since the epoch, not "
+                        f"{type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, not {value}")
+    sec = math.floor(value)
+    nsec = min(int(round((value - sec) * 1e9)), 999_999_999)
+    return max(LONG_MIN, min(sec, LONG_MAX)), nsec

@@ -541,6 +541,15 @@ def register_fork_state(fn: Callable[[], list[int]]) -> None:
     _fork_state.append(fn)
 
 
+#: callables saying whether the process holds uipc descriptors (mq_open's):
+#: a fork child shares them, so it reports its fork even with no attachment
+_fork_files: list[Callable[[], bool]] = []
+
+
+def register_fork_files(fn: Callable[[], bool]) -> None:
+    _fork_files.append(fn)
+
+
 def _before_fork() -> None:
     global _pid_before_fork
     _pid_before_fork = os.getpid()
@@ -595,7 +604,7 @@ def _after_fork_in_child() -> None:
         _anchor.close()
         _anchor = None
     ids = [i for fn in _fork_state for i in fn()]
-    if ids:
+    if ids or any(fn() for fn in _fork_files):
         # tell the daemon at once: our copies of the parent's mappings count
         try:
             hold_anchor()

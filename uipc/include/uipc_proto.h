@@ -36,6 +36,23 @@
 #define UIPC_OP_MSGRCV_MANY 17
 #define UIPC_OP_MSGSND_MANY 18
 #define UIPC_OP_IPC 19
+#define UIPC_OP_MQ_OPEN 20
+#define UIPC_OP_MQ_UNLINK 21
+#define UIPC_OP_MQ_TIMEDSEND 22
+#define UIPC_OP_MQ_TIMEDRECEIVE 23
+#define UIPC_OP_MQ_NOTIFY 24
+#define UIPC_OP_MQ_GETSETATTR 25
+#define UIPC_OP_CLOSE 26
+#define UIPC_OP_MQ_FILEINFO 27
+#define UIPC_OP_MQ_NOTIFY_WAIT 28
+#define UIPC_OP_SHM_OPEN 29
+#define UIPC_OP_SHM_UNLINK 30
+#define UIPC_OP_SEM_OPEN 31
+#define UIPC_OP_SEM_CLOSE 32
+#define UIPC_OP_SEM_UNLINK 33
+#define UIPC_OP_SEM_POST 34
+#define UIPC_OP_SEM_TIMEDWAIT 35
+#define UIPC_OP_SEM_GETVALUE 36
 
 struct uipc_req_header { uint32_t length; uint32_t req_id; uint16_t op; } __attribute__((packed));
 struct uipc_reply_header { uint32_t length; uint32_t req_id; int32_t status; } __attribute__((packed));
@@ -61,6 +78,19 @@ struct uipc_fork_args { int64_t parent_pid; } __attribute__((packed));
 struct uipc_msgrcv_many_args { int32_t msqid; int64_t msgsz; int64_t msgtyp; int32_t msgflg; uint32_t count; } __attribute__((packed));
 struct uipc_msgsnd_many_args { int32_t msqid; int32_t msgflg; } __attribute__((packed));
 struct uipc_ipc_args { uint32_t call; int32_t first; int64_t second; int64_t third; int64_t fifth; } __attribute__((packed));
+struct uipc_mq_open_args { int32_t oflag; uint32_t mode; uint8_t attr; int64_t maxmsg; int64_t msgsize; uint64_t rlimit; } __attribute__((packed));
+struct uipc_mq_timedsend_args { uint64_t mqdes; uint32_t prio; uint8_t timed; int64_t tv_sec; int64_t tv_nsec; } __attribute__((packed));
+struct uipc_mq_timedreceive_args { uint64_t mqdes; uint64_t msgsize; uint8_t timed; int64_t tv_sec; int64_t tv_nsec; } __attribute__((packed));
+struct uipc_mq_notify_args { uint64_t mqdes; uint8_t has; int32_t notify; int32_t signo; int64_t value; int64_t cookie; } __attribute__((packed));
+struct uipc_mq_getsetattr_args { uint64_t mqdes; uint8_t set; int64_t mq_flags; } __attribute__((packed));
+struct uipc_close_args { uint64_t fd; } __attribute__((packed));
+struct uipc_mq_fileinfo_args { uint64_t mqdes; } __attribute__((packed));
+struct uipc_shm_open_args { int32_t oflag; uint32_t mode; } __attribute__((packed));
+struct uipc_sem_open_args { int32_t oflag; uint32_t mode; uint32_t value; } __attribute__((packed));
+struct uipc_sem_close_args { int64_t sem; } __attribute__((packed));
+struct uipc_sem_post_args { int64_t sem; } __attribute__((packed));
+struct uipc_sem_timedwait_args { int64_t sem; uint8_t flags; int64_t tv_sec; int64_t tv_nsec; } __attribute__((packed));
+struct uipc_sem_getvalue_args { int64_t sem; } __attribute__((packed));
 
 /* fixed results */
 struct uipc_hello_result { uint32_t version; int64_t pid; int64_t tid; uint64_t boot_id; uint32_t max_frame; } __attribute__((packed));

@@ -30,7 +30,10 @@ A result kind says how the value travels back: ``none``, ``int`` (i64),
 ``msg`` ((mtype, mtext)), ``ctl`` (an int, a list of ints or (int, struct)),
 ``text``, ``msgs``, ``shmat`` (an attachment whose memory object's
 descriptor rides along: ``fds=1``), ``any`` (ipc(2): a tagged value of one of
-the others).  This module has no I/O and imports nothing of the core: the
+the others), ``file`` (a new open file: the daemon makes its real
+descriptor, a doorbell, sends it and installs the file under its inode:
+``fds=1``), ``memory`` (a memory object whose descriptor rides along, as
+shm_open's: ``fds=1``).  This module has no I/O and imports nothing of the core: the
 table is data.
 """
 from __future__ import annotations
@@ -44,7 +47,8 @@ FIXED_TYPES = {"i8": "b", "u8": "B", "i16": "h", "u16": "H", "i32": "i", "u32": 
 #: variable wire types (the tail); semun also has a fixed i64 part
 TAIL_TYPES = frozenset({"bytes", "text", "sembufs", "msgs", "ids", "msqid_ds", "shmid_ds",
                         "semun", "user"})
-RESULT_KINDS = frozenset({"none", "int", "msg", "ctl", "text", "msgs", "shmat", "any"})
+RESULT_KINDS = frozenset({"none", "int", "msg", "ctl", "text", "msgs", "shmat", "any", "file",
+                          "memory"})
 
 
 @dataclass(frozen=True)

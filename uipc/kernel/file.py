@@ -103,6 +103,10 @@ class FileOps:
         could change them.  Without it: DEFAULT_POLLMASK (vfs_poll)."""
         return DEFAULT_POLLMASK
 
+    def flush(self, k: "Kernel", process: "Process | None", file: "File") -> None:
+        """->flush(): ``process`` closes one descriptor of ``file`` (every
+        close, not only the last: filp_flush).  Without it: nothing."""
+
     def release(self, k: "Kernel", task: "Task | None", file: "File") -> None:
         """->release(): the last reference to ``file`` is gone."""
 
@@ -110,7 +114,7 @@ class FileOps:
 class File:
     """struct file: one open file description."""
 
-    __slots__ = ("f_op", "f_flags", "f_mode", "private_data", "f_count")
+    __slots__ = ("f_op", "f_flags", "f_mode", "private_data", "f_count", "f_ino")
 
     def __init__(self, f_op: FileOps, f_flags: int = O_RDWR, private_data: Any = None) -> None:
         self.f_op = f_op
@@ -122,9 +126,24 @@ class File:
         self.private_data = private_data
         #: references: one per descriptor naming it, one per kernel user holding it
         self.f_count = 1
+        #: the inode of the real descriptor the daemon gave the client for it
+        #: (its doorbell, uipc/server/doorbell.py), which also names it in the
+        #: process's FdTable; 0 until installed (install_file)
+        self.f_ino = 0
 
     def __repr__(self) -> str:
         return f"File({self.f_op.name}, f_flags={self.f_flags:#o}, f_count={self.f_count})"
+
+
+class NewFile:
+    """A syscall's new open file (result kind ``file``), before the daemon
+    installs it under its real descriptor's inode (Kernel.install_file)."""
+
+    __slots__ = ("file", "cloexec")
+
+    def __init__(self, file: File, cloexec: bool) -> None:
+        self.file = file
+        self.cloexec = cloexec
 
 
 def OPEN_FMODE(flags: int) -> int:  # noqa: N802 - the kernel's macro
@@ -147,6 +166,8 @@ def fput(k: "Kernel", file: File, task: "Task | None" = None) -> None:
     file.f_count -= 1
     if file.f_count == 0:
         file.f_op.release(k, task, file)
+        if file.f_ino:  # the daemon frees the real descriptor's doorbell
+            k.files_released.append(file)
 
 
 # --- the operations, as the VFS calls them ------------------------------------
@@ -312,10 +333,27 @@ class FdTable:
         self._free(fd)
         return file
 
-    def close(self, k: "Kernel", fd: int, task: "Task | None" = None) -> None:
-        """close_fd(): the descriptor goes; its file is released if that was
-        its last reference.  Raises EBADF."""
-        fput(k, self.pick(fd), task)
+    def close(self, k: "Kernel", fd: int, task: "Task | None" = None,
+              process: "Process | None" = None) -> None:
+        """close_fd(): the descriptor goes (->flush by the closing process,
+        ``task``'s or ``process``); its file is released if that was its last
+        reference.  Raises EBADF."""
+        file = self.pick(fd)
+        file.f_op.flush(k, task.process if task is not None else process, file)
+        fput(k, file, task)
+
+    def install_at(self, k: "Kernel", fd: int, file: File, cloexec: bool = False,
+                   process: "Process | None" = None) -> None:
+        """A descriptor number chosen outside the table (the inode of the real
+        descriptor the client holds) names ``file``, taking the caller's
+        reference; a file it named before is closed, as dup2 closes it: the
+        client's real descriptor of that number is demonstrably gone."""
+        old = self._fds.get(fd)
+        self._fds[fd] = file
+        self._set_cloexec(fd, cloexec)
+        if old is not None:
+            old.f_op.flush(k, process, old)
+            fput(k, old)
 
     def dup(self, fd: int, start: int = 0, cloexec: bool = False) -> int:
         """dup() (start 0), fcntl F_DUPFD / F_DUPFD_CLOEXEC: the lowest free
@@ -378,18 +416,19 @@ class FdTable:
         new._next_fd = 0
         return new
 
-    def close_on_exec(self, k: "Kernel") -> None:
+    def close_on_exec(self, k: "Kernel", process: "Process | None" = None) -> None:
         """do_close_on_exec(): exec closes the close-on-exec descriptors."""
         for fd in sorted(self._cloexec):
             if self._fds.get(fd) is not None:
-                self.close(k, fd)
+                self.close(k, fd, process=process)
 
-    def close_all(self, k: "Kernel") -> None:
+    def close_all(self, k: "Kernel", process: "Process | None" = None) -> None:
         """close_files(): every descriptor goes, in order (exit_files)."""
         for fd in sorted(self._fds):
             file = self._fds[fd]
             self._free(fd)
             if file is not None:
+                file.f_op.flush(k, process, file)
                 fput(k, file)
 
     # --- introspection
@@ -407,4 +446,4 @@ class FdTable:
 
 def exit_files(k: "Kernel", process: "Process") -> None:
     """exit_files(): the exiting process's descriptors all close."""
-    process.files.close_all(k)
+    process.files.close_all(k, process)

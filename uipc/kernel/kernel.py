@@ -67,6 +67,16 @@ class Kernel:
         self._ns_names = itertools.count(1)
         #: shmat's attachment ids, unique in this kernel (shm.py)
         self.shm_attach_ids = itertools.count(1)
+        # Outputs the daemon acts on after each input (sans-I/O: the core says
+        # what must happen to real descriptors and processes, never does it):
+        #: files whose poll mask may have changed: their doorbells follow
+        self.poll_dirty: set[Any] = set()
+        #: files with a doorbell whose last reference went: free the doorbell
+        self.files_released: list[Any] = []
+        #: signals to send: (pid, signo, si_code, si_pid, si_uid, si_value)
+        self.signals: list[tuple[int, int, int, int, int, int]] = []
+        #: user_struct.mq_bytes: RLIMIT_MSGQUEUE bytes each uid's queues hold
+        self.mq_user_bytes: dict[int, int] = {}
 
     # --- clocks ---------------------------------------------------------
     @property
@@ -278,6 +288,33 @@ class Kernel:
         done, self._completions = self._completions, []
         return done
 
+    # --- descriptors the daemon made ----------------------------------
+    def install_file(self, task: Task, new: Any, ino: int) -> None:
+        """The daemon made the real descriptor (doorbell) of a file a syscall
+        opened (a NewFile) and is sending it: the file is named by the
+        doorbell's inode in the process's table, with the syscall's reference."""
+        file = new.file
+        file.f_ino = ino
+        task.process.files.install_at(self, ino, file, new.cloexec, task.process)
+        self.poll_dirty.add(file)
+        self._run_wakeups()
+
+    def doorbell_closed(self, ino: int, now: float | None = None,
+                        mono: float | None = None) -> None:
+        """The client's last real descriptor of the file named ``ino`` is gone
+        (every process that held it closed it, exec'd it away or exited):
+        each process's descriptor of it closes, as theirs did."""
+        self._set_time(now, mono)
+        for process in list(self.processes.values()):
+            files = process.files
+            if ino in files:
+                files.close(self, ino, process=process)
+        self._run_wakeups()
+
+    def take_files_released(self) -> list[Any]:
+        released, self.files_released = self.files_released, []
+        return released
+
     # --- time, signals, exit -------------------------------------------
     def next_deadline(self) -> float | None:
         """The earliest armed timer, on CLOCK_MONOTONIC, for the caller's poll
@@ -352,7 +389,7 @@ class Kernel:
         self._set_time(now, mono)
         for hook in EXEC_HOOKS:
             hook(self, process)
-        process.files.close_on_exec(self)
+        process.files.close_on_exec(self, process)
         self._run_wakeups()
 
     def exit_process(self, process: Process, now: float | None = None,

@@ -41,6 +41,14 @@ class MemoryAllocator(Protocol):
     def resident_pages(self, obj: MemoryObject) -> int:
         """Pages in memory, for SHM_INFO's shm_rss and /proc/sysvipc/shm."""
 
+    def alloc_file(self, uid: int, gid: int, mode: int) -> MemoryObject:
+        """An empty file-like object (shm_open's): its clients size it
+        themselves (ftruncate), so it is not sealed; owned by uid/gid with
+        ``mode`` as far as the allocator can make it so."""
+
+    def truncate(self, obj: MemoryObject, size: int) -> None:
+        """O_TRUNC: the file object's size becomes ``size``."""
+
 
 class FdMemoryAllocator(MemoryAllocator, Protocol):
     """The daemon's allocator: its objects can be sent as descriptors."""
@@ -67,3 +75,9 @@ class BytearrayAllocator:
 
     def resident_pages(self, handle: bytearray) -> int:
         return 0
+
+    def alloc_file(self, uid: int, gid: int, mode: int) -> bytearray:
+        return bytearray()
+
+    def truncate(self, handle: bytearray, size: int) -> None:
+        del handle[size:]

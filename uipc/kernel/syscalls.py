@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from uipc.kernel import fork, ipc_syscall, msg, procfs, sem, shm, sysctl  # noqa: F401 - they declare
+from uipc.kernel import (  # noqa: F401 - they declare
+    fork, ipc_syscall, mqueue, msg, posix_sem, posix_shm, procfs, sem, shm, sysctl,
+)
 from uipc.kernel.entry import TABLE, SyscallSpec
 
 #: name -> spec, for everything declared
@@ -21,16 +23,19 @@ SYSCALLS: dict[str, Callable[..., Any]] = {spec.name: spec.fn for spec in TABLE.
 SYSCALLS["semop"] = sem.sys_semop
 
 #: run by exit_process, in do_exit()'s order: exit_mm, exit_sem, exit_shm
-EXIT_HOOKS: list[Callable[..., None]] = [shm.exit_shm_mm, sem.exit_sem, shm.exit_shm]
+EXIT_HOOKS: list[Callable[..., None]] = [shm.exit_shm_mm, posix_sem.sem_exit, sem.exit_sem,
+                                         shm.exit_shm]
 
 #: run by free_namespace (free_ipc_ns: msg, sem, shm)
-FREE_NS_HOOKS: list[Callable[..., None]] = [msg.free_ns_msg, sem.free_ns_sem, shm.free_ns_shm]
+FREE_NS_HOOKS: list[Callable[..., None]] = [msg.free_ns_msg, sem.free_ns_sem, shm.free_ns_shm,
+                                            mqueue.free_ns_mqueue, posix_shm.free_ns_shm_files,
+                                            posix_sem.free_ns_sem_files]
 
 #: run by unshare_ipc before the process changes namespace (exit_sem, exit_shm)
 UNSHARE_HOOKS: list[Callable[..., None]] = [sem.exit_sem, shm.exit_shm]
 
 #: run by exec_process (the process image is replaced: shm_exec)
-EXEC_HOOKS: list[Callable[..., None]] = [shm.shm_exec]
+EXEC_HOOKS: list[Callable[..., None]] = [shm.shm_exec, posix_sem.sem_exit]
 
 #: run by fork_process (dup_mmap: shm_fork)
-FORK_HOOKS: list[Callable[..., Any]] = [shm.shm_fork]
+FORK_HOOKS: list[Callable[..., Any]] = [shm.shm_fork, posix_sem.sem_fork]

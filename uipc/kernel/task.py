@@ -20,13 +20,17 @@ if TYPE_CHECKING:
     from uipc.kernel.wait import Waiter
 
 # capabilities the IPC code tests, named as in include/uapi/linux/capability.h
+CAP_DAC_OVERRIDE = "CAP_DAC_OVERRIDE"
+CAP_FOWNER = "CAP_FOWNER"
+CAP_KILL = "CAP_KILL"
 CAP_IPC_LOCK = "CAP_IPC_LOCK"
 CAP_IPC_OWNER = "CAP_IPC_OWNER"
 CAP_SYS_ADMIN = "CAP_SYS_ADMIN"
 CAP_SYS_RESOURCE = "CAP_SYS_RESOURCE"
-ROOT_CAPS = frozenset({CAP_IPC_LOCK, CAP_IPC_OWNER, CAP_SYS_ADMIN, CAP_SYS_RESOURCE})
+ROOT_CAPS = frozenset({CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL, CAP_IPC_LOCK, CAP_IPC_OWNER,
+                       CAP_SYS_ADMIN, CAP_SYS_RESOURCE})
 #: capability bit numbers (include/uapi/linux/capability.h), for CapEff masks
-CAP_BITS = {CAP_IPC_LOCK: 14, CAP_IPC_OWNER: 15, CAP_SYS_ADMIN: 21, CAP_SYS_RESOURCE: 24}
+CAP_BITS = {CAP_DAC_OVERRIDE: 1, CAP_FOWNER: 3, CAP_KILL: 5, CAP_IPC_LOCK: 14, CAP_IPC_OWNER: 15, CAP_SYS_ADMIN: 21, CAP_SYS_RESOURCE: 24}
 
 
 def caps_from_mask(mask: int) -> frozenset[str]:
@@ -79,6 +83,10 @@ class Process:
     exited: bool = False
     #: the parent whose attachments it reported as inherited (once: fork)
     forked_from: int = 0
+    #: SIGEV_THREAD notifications fired for it (uipc/kernel/mqueue.py)
+    mq_notify: Any = None
+    #: named semaphores it has mapped: id -> PosixSem (uipc/kernel/posix_sem.py)
+    posix_sems: Any = None
     #: its parent, as the daemon verified it (/proc, start times) when the
     #: process appeared; 0 if the parent is unknown to the kernel
     ppid: int = 0

@@ -27,6 +27,7 @@ from typing import Any
 
 from uipc import protocol as P
 from uipc.kernel import Kernel, KernelError, Task
+from uipc.server.files import FileEffects
 from uipc.server.heap import malloc_trim
 from uipc.server.listener import Listener, refuse
 from uipc.server.loop import READ, Poller
@@ -64,11 +65,12 @@ class Daemon:
         self.engine = Engine(self.kernel, clocks)
         self.procs = ProcessWatch(self.kernel, self.poller, clocks,
                                   lambda tasks: self.serving.close_tasks(tasks))
-        self.transport = Transport(self.poller, self.memory.fd_of,
+        self.files = FileEffects(self.kernel, self.memory.fd_of, self.procs.pidfds, clocks)
+        self.transport = Transport(self.poller, self.files.fd_of,
                                    lambda conn: self.serving.drop(conn))
         self.listener = Listener(self.path, system, self.poller, self._admit, self.log)
         self.serving = Connections(self.kernel, self.engine, self.transport, self.procs,
-                                   self.listener, self.log)
+                                   self.listener, self.log, self.files)
         #: names this daemon instance: a client that reconnects to another
         #: one (after a restart) knows its ids point at nothing
         self.boot_id = int.from_bytes(os.urandom(8), "little") or 1
@@ -81,6 +83,7 @@ class Daemon:
         if not self.listener.bind():
             return False
         self.poller.register(self._wake_r, READ, lambda m: os.read(self._wake_r, 64))
+        self.poller.register(self.files.doorbells.fd, READ, self.files.on_readable)
         return True
 
     @property
@@ -100,6 +103,7 @@ class Daemon:
         for conn in list(self.serving.conns.values()):
             self.transport.close(conn)
         self.procs.close()
+        self.files.close()
         self.listener.close()
         self.poller.close()
 
@@ -143,6 +147,8 @@ class Daemon:
                     kernel.advance(now, mono)
             if kernel.has_completions():
                 serving.answer(self.engine.complete())
+            if self.files.pending():  # an exit, a timeout: doorbells and signals follow
+                self.files.apply()
             if transport.dirty:
                 transport.flush_all()
             if kernel.freed_bytes:

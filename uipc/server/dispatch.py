@@ -175,9 +175,22 @@ def _reply_any(req_id: int, result: Any) -> tuple[bytes, list[tuple[Any, bool]]]
     return P.encode_reply(req_id, bytes([ANY_TAGS[kind]]) + inner), _NOFDS
 
 
+def _reply_file(req_id: int, result: Any) -> tuple[bytes, list[tuple[Any, bool]]]:
+    """A new open file: its doorbell descriptor is made and sent (fd_of)."""
+    return P.encode_reply(req_id, b""), [(result, False)]
+
+
+def _reply_memory(req_id: int, result: Any) -> tuple[bytes, list[tuple[Any, bool]]]:
+    """(memory object, read-only): its descriptor is sent (shm_open)."""
+    handle, readonly = result
+    return P.encode_reply(req_id, b""), [(handle, readonly)]
+
+
 ENCODERS: dict[str, Encoder] = {kind: _with_memory(fn) for kind, fn in REPLY_ENCODERS.items()}
 ENCODERS["shmat"] = _reply_shmat
 ENCODERS["any"] = _reply_any
+ENCODERS["file"] = _reply_file
+ENCODERS["memory"] = _reply_memory
 
 
 class Entry:

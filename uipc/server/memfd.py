@@ -48,6 +48,13 @@ class MemfdSegment:
         self.size = size
 
 
+class MemfdFile(MemfdSegment):
+    """The memory of one shm_open file: unsealed (its clients ftruncate it),
+    with the file's owner and mode, each open a new open file of it."""
+
+    __slots__ = ()
+
+
 #: the seals every segment's memfd carries once sized (memfd_create(2), fcntl(2))
 SEALS = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL
 #: The memfd's mode once sized: owner read only.  A reopen through
@@ -111,6 +118,28 @@ class MemfdAllocator:
             os.close(seg.fd)
             seg.fd = -1
 
+    def alloc_file(self, uid: int, gid: int, mode: int) -> MemfdFile:
+        """An empty memfd for shm_open, owned by ``uid``/``gid`` (when the
+        daemon may chown: system mode) with ``mode``, so fstat shows what
+        /dev/shm would."""
+        try:
+            fd = os.memfd_create("uipc-posix-shm", os.MFD_CLOEXEC)
+        except OSError as exc:
+            raise KernelError(errno.ENFILE if exc.errno in (errno.EMFILE, errno.ENFILE)
+                              else errno.ENOMEM, "the uipc daemon cannot make a memfd for the "
+                              f"object: {exc.strerror}") from None
+        try:
+            if os.geteuid() == 0:
+                os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode & 0o777)
+        except OSError:
+            pass
+        return MemfdFile(fd, 0)
+
+    def truncate(self, seg: MemfdSegment, size: int) -> None:
+        if seg.fd >= 0:
+            os.ftruncate(seg.fd, size)
+
     def fd_of(self, seg: MemfdSegment, readonly: bool) -> int:
         """A new descriptor for the client (the caller closes it after sending).
 
@@ -118,6 +147,16 @@ class MemfdAllocator:
         daemon's uid only), as do_shmat opens the segment with f_mode
         FMODE_READ for SHM_RDONLY; otherwise the daemon's O_RDWR file.
         """
+        if isinstance(seg, MemfdFile):
+            # each shm_open is an open(2): its own open file (offset, flags);
+            # a mode the daemon itself may not open with falls back to a dup
+            try:
+                return os.open(f"/proc/self/fd/{seg.fd}",
+                               (os.O_RDONLY if readonly else os.O_RDWR) | os.O_CLOEXEC)
+            except PermissionError:
+                if readonly:
+                    raise
+                return os.dup(seg.fd)
         if readonly:
             return os.open(f"/proc/self/fd/{seg.fd}", os.O_RDONLY | os.O_CLOEXEC)
         return os.dup(seg.fd)

@@ -18,6 +18,7 @@ from uipc.kernel import Kernel, Task
 from uipc.server.listener import Listener
 from uipc.server.loop import READ, WRITE
 from uipc.server.procwatch import ProcessWatch
+from uipc.server.files import FileEffects
 from uipc.server.ratelimit import RateLimitedLog
 from uipc.server.session import Engine, Session
 from uipc.server.transport import FRAMES_PER_UID_PER_TURN, NS_PER_UID_PER_TURN, Conn, Transport
@@ -32,9 +33,11 @@ class Connections:
     """The daemon's connections and how each is served."""
 
     def __init__(self, kernel: Kernel, engine: Engine, transport: Transport, procs: ProcessWatch,
-                 listener: Listener, log: RateLimitedLog) -> None:
+                 listener: Listener, log: RateLimitedLog, effects: FileEffects) -> None:
         self.kernel, self.engine, self.transport = kernel, engine, transport
         self.procs, self.listener, self.log = procs, listener, log
+        #: the core's outputs on descriptors and signals, applied before replies
+        self.effects = effects
         #: task -> its connection, once it said hello
         self.conns: dict[Task, Conn] = {}
         #: connections with frames waiting for their turn
@@ -54,6 +57,8 @@ class Connections:
                 # answer now, not at the end of the turn: with many clients ready,
                 # each can go on while the others' requests are handled
                 if conn.session.outbox and not conn.closed:
+                    if self.effects.pending():  # doorbells first: the reply may be acted on
+                        self.effects.apply()
                     self.transport.send_replies(conn)
         except Exception:  # (inline, not through guarded: this is the hot path)
             self.failed(conn)
@@ -106,6 +111,8 @@ class Connections:
     def answer(self, sessions: list[Session]) -> None:
         """Sleepers completed: their replies out, their held-back requests on."""
         conns, transport = self.conns, self.transport
+        if self.effects.pending():
+            self.effects.apply()
         for session in sessions:
             conn = conns.get(session.task)  # type: ignore[arg-type]
             if conn is None or conn.closed:
@@ -118,6 +125,8 @@ class Connections:
         """Serve one connection; whatever goes wrong drops it (and is logged)."""
         try:
             fn(conn)
+            if self.effects.pending():
+                self.effects.apply()
             if conn.session.outbox and not conn.closed:
                 self.transport.take_replies(conn)
         except Exception:

@@ -88,7 +88,7 @@ class Conn:
 class Transport:
     """Reads and writes connections; ``drop`` is called when one must go."""
 
-    def __init__(self, poller: Poller, fd_of: Callable[[Any, bool], int],
+    def __init__(self, poller: Poller, fd_of: Callable[[Any, bool, Conn], int],
                  drop: Callable[[Conn], None]) -> None:
         self.poller = poller
         self.fd_of = fd_of
@@ -194,7 +194,7 @@ class Transport:
         try:
             try:
                 for handle, readonly in mems:
-                    fds.append(self.fd_of(handle, readonly))
+                    fds.append(self.fd_of(handle, readonly, conn))
             except OSError:
                 if undeliverable is None:
                     raise

@@ -7,3 +7,4 @@ from uipc.uapi.ipc import *  # noqa: F401,F403
 from uipc.uapi.msg import *  # noqa: F401,F403
 from uipc.uapi.sem import *  # noqa: F401,F403
 from uipc.uapi.shm import *  # noqa: F401,F403
+from uipc.uapi.mqueue import *  # noqa: F401,F403
