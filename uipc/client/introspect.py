@@ -21,7 +21,8 @@ _INTROSPECT = P.OPS_BY_NAME["introspect"]
 _WHAT_NAMESPACE = 0
 _WHAT_NAMESPACES = 1
 #: the op's section=... values, by name
-SECTIONS = {"processes": 0, "msg": 1, "sem": 2, "shm": 3}
+SECTIONS = {"processes": 0, "msg": 1, "sem": 2, "shm": 3, "mqueue": 4, "posix_sem": 5,
+            "posix_shm": 6}
 _U32_MAX = 0xFFFFFFFF
 
 

@@ -114,7 +114,7 @@ class FileOps:
 class File:
     """struct file: one open file description."""
 
-    __slots__ = ("f_op", "f_flags", "f_mode", "private_data", "f_count", "f_ino")
+    __slots__ = ("f_op", "f_flags", "f_mode", "private_data", "f_count", "f_ino", "f_uid")
 
     def __init__(self, f_op: FileOps, f_flags: int = O_RDWR, private_data: Any = None) -> None:
         self.f_op = f_op
@@ -130,6 +130,8 @@ class File:
         #: (its doorbell, uipc/server/doorbell.py), which also names it in the
         #: process's FdTable; 0 until installed (install_file)
         self.f_ino = 0
+        #: f_cred's uid: who opened it (charged for it in uipc.quota.files)
+        self.f_uid = -1
 
     def __repr__(self) -> str:
         return f"File({self.f_op.name}, f_flags={self.f_flags:#o}, f_count={self.f_count})"

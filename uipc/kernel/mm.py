@@ -49,6 +49,9 @@ class MemoryAllocator(Protocol):
     def truncate(self, obj: MemoryObject, size: int) -> None:
         """O_TRUNC: the file object's size becomes ``size``."""
 
+    def size_of(self, obj: MemoryObject) -> int:
+        """The object's size now (for introspection)."""
+
 
 class FdMemoryAllocator(MemoryAllocator, Protocol):
     """The daemon's allocator: its objects can be sent as descriptors."""
@@ -81,3 +84,6 @@ class BytearrayAllocator:
 
     def truncate(self, handle: bytearray, size: int) -> None:
         del handle[size:]
+
+    def size_of(self, handle: bytearray) -> int:
+        return len(handle)

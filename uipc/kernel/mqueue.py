@@ -85,6 +85,7 @@ class MqSender(Waiter):
     """struct ext_wait_queue of a sleeping mq_timedsend: its loaded message."""
 
     msg: tuple[int, bytes] = (0, b"")
+    uid: int = -1
 
 
 @dataclass(eq=False)
@@ -130,8 +131,9 @@ class MqueueInode:
     i_atime: float = 0.0
     i_mtime: float = 0.0
     i_ctime: float = 0.0
-    #: priority -> FIFO of messages (the rbtree's leaves), and the priorities present, sorted
-    tree: dict[int, deque[bytes]] = field(default_factory=dict)
+    #: priority -> FIFO of (message, the uid charged for it) (the rbtree's
+    #: leaves), and the priorities present, sorted
+    tree: dict[int, deque[tuple[bytes, int]]] = field(default_factory=dict)
     prios: list[int] = field(default_factory=list)
     #: e_wait_q[SEND], e_wait_q[RECV]
     e_wait_q: tuple[WaitQueue, WaitQueue] = field(default_factory=lambda: (WaitQueue(), WaitQueue()))
@@ -146,13 +148,13 @@ class MqueueInode:
     mask: int = -1
 
     # --- the message tree
-    def msg_insert(self, prio: int, data: bytes) -> None:
-        """msg_insert(): FIFO within a priority."""
+    def msg_insert(self, prio: int, data: bytes, uid: int) -> None:
+        """msg_insert(): FIFO within a priority; ``uid`` was charged for it."""
         leaf = self.tree.get(prio)
         if leaf is None:
             leaf = self.tree[prio] = deque()
             bisect.insort(self.prios, prio)
-        leaf.append(data)
+        leaf.append((data, uid))
         self.mq_curmsgs += 1
         self.qsize += len(data)
 
@@ -160,12 +162,14 @@ class MqueueInode:
         """msg_get(): the oldest message of the highest priority."""
         prio = self.prios[-1]
         leaf = self.tree[prio]
-        data = leaf.popleft()
+        data, uid = leaf.popleft()
         if not leaf:
             del self.tree[prio]
             self.prios.pop()
         self.mq_curmsgs -= 1
         self.qsize -= len(data)
+        if self.ns.quota is not None:
+            self.ns.quota.uncharge("msg_bytes", uid, len(data))
         return prio, data
 
     def poll_mask(self) -> int:
@@ -218,6 +222,7 @@ class MqueueFileOps(FileOps):
         info: MqueueInode = file.private_data
         info.files.discard(file)
         k.poll_dirty.discard(file)
+        k.quota.uncharge("files", file.f_uid)
         if not info.files and not info.linked:
             evict_inode(k, info)
 
@@ -258,6 +263,8 @@ def mq_treesize(maxmsg: int) -> int:
 def evict_inode(k: "Kernel", info: MqueueInode) -> None:
     """mqueue_evict_inode(): no name and no open file: messages freed, the
     creator's bytes and the namespace's count given back."""
+    while info.mq_curmsgs:
+        info.msg_get()  # each gives its sender's quota back
     info.tree.clear()
     info.prios.clear()
     info.mq_curmsgs = info.qsize = 0
@@ -269,6 +276,9 @@ def evict_inode(k: "Kernel", info: MqueueInode) -> None:
             k.mq_user_bytes.pop(info.user, None)
         info.user = -1
         info.ns.mq_queues_count -= 1
+        info.ns.mq_all.pop(info.i_ino, None)
+        if info.ns.quota is not None:
+            info.ns.quota.uncharge("objects", info.i_uid, key=(info.ns, info.i_uid))
 
 
 def _file_of(task: Task, mqdes: int) -> File:
@@ -314,6 +324,9 @@ def sys_mq_open(k: "Kernel", task: Task, oflag: int, mode: int, attr: int, maxms
     ns = task.ns
     lookup(name)
     cred = task.cred
+    if k.quota.held("files", cred.euid) >= k.quota.limits.files:
+        raise KernelError(errno.EMFILE, f"uid {cred.euid} holds {k.quota.limits.files} open "
+                          "files: the quota uipc.quota.files")
     info: MqueueInode | None = ns.mq_root.get(name)
     if info is None:
         if not oflag & O_CREAT:
@@ -331,7 +344,10 @@ def sys_mq_open(k: "Kernel", task: Task, oflag: int, mode: int, attr: int, maxms
                               f"uid {info.i_uid}) does not grant "
                               f"{('read', 'write', 'read and write')[oflag & O_ACCMODE]} access "
                               f"to uid {cred.euid}")
+    uid = cred.euid
+    k.quota.charge("files", uid, 1, errno.EMFILE)
     file = File(MQUEUE_FOPS, oflag & ~(O_CREAT | O_EXCL | O_CLOEXEC | 0o1000), info)
+    file.f_uid = uid
     info.files.add(file)
     return NewFile(file, bool(oflag & O_CLOEXEC))
 
@@ -364,6 +380,8 @@ def _create(k: "Kernel", task: Task, ns: "IpcNamespace", name: str, mode: int,
         raise KernelError(errno.EMFILE, f"uid {cred.uid}'s queues hold {held} bytes; "
                           f"{maxmsg} x {msgsize} + {mq_treesize(maxmsg)} more would exceed its "
                           f"RLIMIT_MSGQUEUE ({rlimit})")
+    if ns.quota is not None:
+        ns.quota.charge("objects", cred.euid, key=(ns, cred.euid))
     k.mq_user_bytes[cred.uid] = held + mq_bytes
     ns.mq_queues_count += 1
     ns.mq_inodes += 1
@@ -374,6 +392,7 @@ def _create(k: "Kernel", task: Task, ns: "IpcNamespace", name: str, mode: int,
                        i_atime=now, i_mtime=now, i_ctime=now)
     info.mask = info.poll_mask()
     ns.mq_root[name] = info
+    ns.mq_all[info.i_ino] = info
     return info
 
 
@@ -427,13 +446,16 @@ def sys_mq_timedsend(k: "Kernel", task: Task, mqdes: int, prio: int, timed: int,
         if _expired(k, deadline):
             raise KernelError(errno.ETIMEDOUT, "the queue is full and the timeout has passed")
         sender = MqSender(task=task, op="mq_timedsend", obj_id=info.i_ino, deadline=deadline,
-                          timeout_errno=errno.ETIMEDOUT, msg=(prio, msg))
+                          timeout_errno=errno.ETIMEDOUT, msg=(prio, msg), uid=task.cred.euid)
         return k.park(info.e_wait_q[SEND], sender)
     receiver = info.e_wait_q[RECV].first()
     if receiver is not None:
         k.wake(receiver, (prio, msg))  # pipelined_send: the message never queues
     else:
-        info.msg_insert(prio, msg)
+        uid = task.cred.euid
+        if info.ns.quota is not None:  # load_msg's allocation, bounded per uid
+            info.ns.quota.charge("msg_bytes", uid, len(msg), errno.ENOMEM)
+        info.msg_insert(prio, msg, uid)
         _do_notify(k, task, info)
         info.changed(k)
     info.i_atime = info.i_mtime = info.i_ctime = k.now
@@ -476,7 +498,10 @@ def _pipelined_receive(k: "Kernel", info: MqueueInode) -> None:
     if sender is None:
         return
     assert isinstance(sender, MqSender)
-    info.msg_insert(*sender.msg)
+    prio, data = sender.msg
+    if info.ns.quota is not None:  # it was loaded when it went to sleep: it goes in
+        info.ns.quota.charge("msg_bytes", sender.uid, len(data), force=True)
+    info.msg_insert(prio, data, sender.uid)
     k.wake(sender, None)
 
 

@@ -52,13 +52,16 @@ class IpcNamespace:
     mq_root: dict[str, Any] = field(default_factory=dict)
     #: queues that exist (named or still open): queues_max's count
     mq_queues_count: int = 0
-    #: inode numbers handed out (for introspection)
+    #: inode numbers handed out, and every queue that exists by its number
+    #: (named or unlinked and still open), for introspection
     mq_inodes: int = 0
+    mq_all: dict[int, Any] = field(default_factory=dict)
     #: its /dev/shm (kept in the namespace: docs/deviations.md): shm_open's
     #: files (uipc/kernel/posix_shm.py) and named semaphores (posix_sem.py)
     shm_files: dict[str, Any] = field(default_factory=dict)
     sem_files: dict[str, Any] = field(default_factory=dict)
     sem_file_ids: int = 0
+    shm_file_ids: int = 0
     # usage counters
     msg_hdrs: int = 0     # percpu_msg_hdrs
     msg_bytes: int = 0    # percpu_msg_bytes

@@ -92,6 +92,8 @@ class ShmFile:
     mode: int
     memory: Any
     ctime: float = 0.0
+    #: its number in the namespace, for introspection
+    ino: int = 0
 
 
 def _release(k: "Kernel", ns: "IpcNamespace", f: ShmFile) -> None:
@@ -120,7 +122,8 @@ def sys_shm_open(k: "Kernel", task: Task, oflag: int, mode: int, name: str) -> t
             if ns.quota is not None:
                 ns.quota.uncharge("objects", cred.euid, key=(ns, cred.euid))
             raise
-        f = ShmFile(file, cred.euid, cred.egid, mode & S_IALLUGO, memory, k.now)
+        ns.shm_file_ids += 1
+        f = ShmFile(file, cred.euid, cred.egid, mode & S_IALLUGO, memory, k.now, ns.shm_file_ids)
         ns.shm_files[file] = f
     else:
         if oflag & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL:

@@ -58,6 +58,7 @@ from uipc.kernel.entry import syscall
 from uipc.kernel.errors import KernelError
 from uipc.kernel.ids import S_IRUGO, IpcIds, ipcperms
 from uipc.kernel.namespace import IpcNamespace, ns_capable_owner
+from uipc.kernel.mqueue import inode_permission
 from uipc.kernel.sem import sem_waiters
 from uipc.kernel.task import CAP_SYS_ADMIN, Cred, Process, Task
 from uipc.uapi.shm import PAGE_SIZE, SHM_DEST
@@ -77,7 +78,7 @@ PAGE_ITEMS = 4096
 WHAT_NAMESPACE = 0
 WHAT_NAMESPACES = 1
 #: section=... of a WHAT_NAMESPACE request
-SECTIONS = ("processes", "msg", "sem", "shm")
+SECTIONS = ("processes", "msg", "sem", "shm", "mqueue", "posix_sem", "posix_shm")
 
 
 # --- who may see what -------------------------------------------------------
@@ -283,9 +284,60 @@ def snapshot_page(kernel: Kernel, task: Task, section: str, cursor: int,
         _fill(page, sysvipc_find_ipc(ns.msg_ids, cursor), lambda q: _msg_entry(me, q))
     elif section == "sem":
         _fill(page, sysvipc_find_ipc(ns.sem_ids, cursor), lambda s: _sem_entry(me, s))
-    else:
+    elif section == "shm":
         _shm_page(kernel, me, ns, page, cursor)
+    elif section == "mqueue":
+        queues = sorted((i, q) for i, q in ns.mq_all.items() if i >= cursor)
+        _fill(page, queues, lambda q: _mq_entry(me, q))
+    elif section == "posix_sem":
+        sems = sorted((s.sem_id, s) for s in _all_sems(ns) if s.sem_id >= cursor)
+        _fill(page, sems, lambda s: _psem_entry(me, s))
+    else:
+        files = sorted((f.ino, f) for f in ns.shm_files.values() if f.ino >= cursor)
+        _fill(page, files, lambda f: _pshm_entry(kernel, f))
     return {"namespace": ns.name, "section": section, "entries": page.entries, "next": page.next}
+
+
+def _mq_entry(me: Viewer, q: Any) -> tuple[dict[str, Any], int]:
+    """A POSIX queue: /dev/mqueue's stat and QSIZE line, its notification,
+    and its sleepers (all of them for a reader of the queue)."""
+    readable = me.cred.capable(CAP_SYS_ADMIN) or inode_permission(
+        me.cred, q.i_uid, q.i_gid, q.i_mode, 4)
+    senders = _waiters(me, q.e_wait_q[0], readable)
+    receivers = _waiters(me, q.e_wait_q[1], readable)
+    n = q.notify
+    entry = {"name": "/" + q.name, "ino": q.i_ino, "linked": q.linked, "mode": q.i_mode,
+             "uid": q.i_uid, "gid": q.i_gid, "maxmsg": q.mq_maxmsg, "msgsize": q.mq_msgsize,
+             "curmsgs": q.mq_curmsgs, "qsize": q.qsize, "open_files": len(q.files),
+             "notify": None if n is None else {"pid": n.owner.pid, "sigev_notify": n.sigev_notify,
+                                               "sigev_signo": n.sigev_signo},
+             "fileinfo": q.fileinfo(), "mtime": q.i_mtime, "senders": senders,
+             "receivers": receivers}
+    return entry, len(senders) + len(receivers)
+
+
+def _all_sems(ns: IpcNamespace) -> list[Any]:
+    """Named semaphores with a name, and unlinked ones still open."""
+    seen = {id(s): s for s in ns.sem_files.values()}
+    for p in ns.processes:
+        for s in (p.posix_sems or {}).values():
+            seen.setdefault(id(s), s)
+    return list(seen.values())
+
+
+def _psem_entry(me: Viewer, s: Any) -> tuple[dict[str, Any], int]:
+    readable = me.cred.capable(CAP_SYS_ADMIN) or inode_permission(
+        me.cred, s.uid, s.gid, s.mode, 4)
+    waiters = _waiters(me, s.waiters, readable)
+    return ({"name": "/" + s.name[4:], "id": s.sem_id, "linked": s.linked, "mode": s.mode,
+             "uid": s.uid, "gid": s.gid, "value": s.value if readable else None,
+             "openers": sorted(p.pid for p in s.openers), "waiters": waiters}, len(waiters))
+
+
+def _pshm_entry(kernel: Kernel, f: Any) -> tuple[dict[str, Any], int]:
+    size = kernel.memory.size_of(f.memory) if hasattr(kernel.memory, "size_of") else None
+    return ({"name": "/" + f.name, "ino": f.ino, "mode": f.mode, "uid": f.uid, "gid": f.gid,
+             "size": size}, 0)
 
 
 def _shm_page(kernel: Kernel, me: Viewer, ns: IpcNamespace, page: _Page, cursor: int) -> None:
@@ -333,7 +385,7 @@ def namespaces_page(kernel: Kernel, task: Task, start: str,
 @syscall(14, "introspect", "what:u8 section:u8 cursor:i64 count:u32 start:text", result="text",
          doc="One page of the daemon's state, as JSON. what=0: the caller's namespace, section 0 "
              "processes (cursor: the first pid), 1 msg, 2 sem, 3 shm (cursor: the first id index, "
-             "id % 32768); no tail. what=1: the namespaces the caller may join or lives in, from "
+             "id % 32768), 4 mqueue (cursor: the first queue number), 5 posix_sem (the first semaphore number), 6 posix_shm (the first file number); no tail. what=1: the namespaces the caller may join or lives in, from "
              "the name in the tail on (cursor 0). count: the most entries wanted, 0 for the "
              "daemon's page size (at most 256 entries, fewer when they carry many values). "
              "Result tail: {\"entries\": [...], \"next\": the cursor (or name) the next page "

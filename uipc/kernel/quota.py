@@ -17,9 +17,12 @@ segments                  shm segments one uid created, all namespaces   ENOSPC
                           (each holds a memfd in the daemon)
 sems                      semaphores in sets one uid created (semmns)    ENOSPC
 msg_bytes                 bytes of messages one uid sent that wait in    EAGAIN
-                          queues (msgmnb: the queue is full)
+                          queues (msgmnb: the queue is full; for POSIX   (ENOMEM
+                          queues ENOMEM, as a failed load_msg)            for mq)
 namespaces                IPC namespaces one uid created                 ENOSPC
                           (user.max_ipc_namespaces)
+files                     open files (mq_open descriptions) one uid      EMFILE
+                          holds (each holds a descriptor in the daemon)
 connections               connections one uid holds (daemon)             EMFILE
 reply_bytes               replies the daemon holds for one uid's         (drop)
                           connections that do not read them
@@ -52,6 +55,7 @@ class QuotaLimits:
     sems: int = 262144
     msg_bytes: int = 256 * MiB
     namespaces: int = 256
+    files: int = 4096
     connections: int = 1024
     reply_bytes: int = 256 * MiB
     input_bytes: int = 256 * MiB
@@ -62,7 +66,8 @@ QUOTA_NAMES = tuple(f.name for f in fields(QuotaLimits))
 #: what the message says each quota counts
 _WHAT = {"objects": "IPC objects in this namespace", "segments": "shared memory segments",
          "sems": "semaphores", "msg_bytes": "bytes of queued messages",
-         "namespaces": "IPC namespaces", "connections": "connections"}
+         "namespaces": "IPC namespaces", "connections": "connections",
+         "files": "open files"}
 
 
 class Quota:
@@ -77,14 +82,16 @@ class Quota:
         self.usage: dict[str, dict[Hashable, int]] = defaultdict(dict)
 
     def charge(self, name: str, uid: int, amount: int = 1, err: int = errno.ENOSPC,
-               key: Hashable = None) -> None:
+               key: Hashable = None, force: bool = False) -> None:
         """Count ``amount`` more for ``uid``, or raise KernelError(err) if the
-        quota would be exceeded (nothing is counted then)."""
+        quota would be exceeded (nothing is counted then); ``force``: count it
+        anyway (what already happened, such as a blocked sender's message
+        entering its queue)."""
         held = self.usage[name]
         k = uid if key is None else key
         used = held.get(k, 0)
         limit = getattr(self.limits, name)
-        if used + amount > limit:
+        if used + amount > limit and not force:
             raise KernelError(err, f"uid {uid} holds {used} {_WHAT.get(name, name)}; {amount} more "
                               f"would exceed the quota uipc.quota.{name} ({limit})")
         held[k] = used + amount

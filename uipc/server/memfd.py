@@ -136,6 +136,10 @@ class MemfdAllocator:
             pass
         return MemfdFile(fd, 0)
 
+    def size_of(self, seg: MemfdSegment) -> int:
+        """The object's size now (a shm_open file's, set by its clients)."""
+        return os.fstat(seg.fd).st_size if seg.fd >= 0 else 0
+
     def truncate(self, seg: MemfdSegment, size: int) -> None:
         if seg.fd >= 0:
             os.ftruncate(seg.fd, size)
