@@ -38,6 +38,19 @@ def valid_frames(ns: str) -> list[bytes]:
         P.encode_request(op["interrupt"], 14, (4,)),
         P.encode_request(op["fork"], 15, (1,), b"\x01" * 8),
         P.encode_request(op["introspect"], 16, (0, 1, 0, 0)),
+        P.encode_request(op["mq_open"], 17, (0o102, 0o600, 1, 4, 64, 1 << 20), b"fuzzq"),
+        P.encode_request(op["mq_timedsend"], 18, (1, 3, 1, 0, 5), b"m"),
+        P.encode_request(op["mq_timedreceive"], 19, (1, 64, 0, 0, 0)),
+        P.encode_request(op["mq_notify"], 20, (1, 1, 0, 10, 7, 0)),
+        P.encode_request(op["mq_getsetattr"], 21, (1, 1, 0o4000)),
+        P.encode_request(op["mq_unlink"], 22, (), b"fuzzq"),
+        P.encode_request(op["sem_open"], 23, (0o100, 0o600, 1), b"/fuzzs"),
+        P.encode_request(op["sem_timedwait"], 24, (1, 2, 0, 0)),
+        P.encode_request(op["sem_post"], 25, (1,)),
+        P.encode_request(op["sem_unlink"], 26, (), b"/fuzzs"),
+        P.encode_request(op["shm_open"], 27, (0o102, 0o600), b"/fuzzm"),
+        P.encode_request(op["shm_unlink"], 28, (), b"/fuzzm"),
+        P.encode_request(op["close"], 29, (1,)),
     ]
 
 
@@ -120,7 +133,7 @@ def test_mutated_and_random_frames(ns: str, daemon) -> None:
 
 @settings(max_examples=int(os.environ.get("UIPC_FUZZ_EXAMPLES", "150")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(code=st.integers(0, 20), flags=st.sampled_from([0, P.OP_LINK, P.OP_SKIP_SUCCESS, P.OP_FLAGS]),
+@given(code=st.integers(0, max(P.OPS_BY_CODE) + 2), flags=st.sampled_from([0, P.OP_LINK, P.OP_SKIP_SUCCESS, P.OP_FLAGS]),
        fixed=st.binary(max_size=40), tail=st.binary(max_size=40), repeat=st.integers(1, 3))
 def test_any_op_with_any_arguments(code: int, flags: int, fixed: bytes, tail: bytes, repeat: int,
                                    ns: str, daemon) -> None:
@@ -147,8 +160,8 @@ def test_any_op_with_any_arguments(code: int, flags: int, fixed: bytes, tail: by
 
     def sleepers() -> list:
         state = uipc.introspect.namespace()
-        return ([w for m in state["msg"] for w in m["receivers"] + m["senders"]]
-                + [w for x in state["sem"] for w in x["waiters"]])
+        return ([w for m in state["msg"] + state["mqueue"] for w in m["receivers"] + m["senders"]]
+                + [w for x in state["sem"] + state["posix_sem"] for w in x["waiters"]])
 
     # nobody in this namespace sleeps but what the hung-up connection left: it must go
     wait_until(lambda: sleepers() == [], what="no sleeper left by a closed connection")
