@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from uipc import protocol as P
 from uipc.client.args import abs_timespec, buffer, c_int, c_long, size_t
-from uipc.client.connection import call, drop_connection, register_fork_files
+from uipc.client.connection import call, drop_connection, hold_anchor, register_fork_files
 from uipc.uapi.mqueue import SIGEV_THREAD, MqAttr, SigEvent
 
 _OPEN = P.OPS_BY_NAME["mq_open"]
@@ -90,6 +90,10 @@ def mq_open(name: str, oflag: int, mode: int = 0o600, attr: MqAttr | None = None
     """Open (or, with O_CREAT, create) a message queue; returns its descriptor.  See mq_open(3)."""
     global _open_count
     tail = queue_name(name)
+    # the process's descriptors live as long as the process, not as one
+    # thread's connection: a process whose connections all close is taken
+    # as exec'd (its close-on-exec descriptors go)
+    hold_anchor()
     oflag = c_int("oflag", oflag)
     mode = c_int("mode", mode) & 0xFFFFFFFF
     has_attr = bool(oflag & os.O_CREAT and attr is not None)

@@ -15,7 +15,7 @@ from typing import Any
 
 from uipc import protocol as P
 from uipc.client.args import abs_timespec, c_int
-from uipc.client.connection import call, register_fork_files
+from uipc.client.connection import call, hold_anchor, register_fork_files
 from uipc.client.mqueue import umask
 
 _SHM_OPEN = P.OPS_BY_NAME["shm_open"]
@@ -74,6 +74,7 @@ register_fork_files(lambda: bool(_open))
 def sem_open(name: str, oflag: int, mode: int = 0o600, value: int = 0) -> NamedSem:
     """Open (or create) a named semaphore.  See sem_open(3)."""
     v = c_int("value", value) & 0xFFFFFFFF
+    hold_anchor()  # its mapping lives as long as the process (see mq_open)
     handle = _INT(call(_SEM_OPEN, (c_int("oflag", oflag), _mode(mode), v), _name(name))[0])[0]
     _open[handle] = _open.get(handle, 0) + 1
     return NamedSem(handle, name)
