@@ -134,3 +134,33 @@ def test_thread_exit_drops_only_that_task(ns: str) -> None:
     assert uipc.semctl(s, 0, uipc.GETVAL) == 2
     for att in uipc.client.shm.attachments():
         uipc.shmdt(att.addr)
+
+
+def test_uipc_run_new_namespace_isolates_posix_objects(ns: str) -> None:
+    """POSIX queues (an IPC namespace's mqueue mount, as Linux), and named
+    semaphores and shm_open objects (a container's own /dev/shm, in uipc's
+    namespace: docs/deviations.md) are private to a new namespace."""
+    q = uipc.mq_open("/iso", os.O_CREAT | os.O_RDWR)
+    s = uipc.sem_open("/iso", os.O_CREAT, 0o600, 3)
+    m = uipc.shm_open("/iso", os.O_CREAT | os.O_RDWR)
+    script = ("import uipc, os\n"
+              "for name, fn in [('mq', lambda: uipc.mq_open('/iso', os.O_RDWR)),\n"
+              "                 ('sem', lambda: uipc.sem_open('/iso', 0)),\n"
+              "                 ('shm', lambda: uipc.shm_open('/iso', os.O_RDWR))]:\n"
+              "    try:\n        fn()\n        print(name, 'visible')\n"
+              "    except OSError as e:\n        print(name, e.errno)\n"
+              "print(uipc.sem_getvalue(uipc.sem_open('/iso', os.O_CREAT, 0o600, 9)))\n")
+    try:
+        out = subprocess.run(uipc_cmd("run", "--new-namespace", "--", sys.executable, "-c", script),
+                             capture_output=True, text=True, timeout=60, env=dict(os.environ))
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.split() == ["mq", str(errno.ENOENT), "sem", str(errno.ENOENT),
+                                      "shm", str(errno.ENOENT), "9"]
+        assert uipc.sem_getvalue(s) == 3  # ours is untouched
+    finally:
+        uipc.mq_close(q)
+        uipc.mq_unlink("/iso")
+        uipc.sem_close(s)
+        uipc.sem_unlink("/iso")
+        os.close(m)
+        uipc.shm_unlink("/iso")
