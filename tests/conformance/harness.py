@@ -170,6 +170,9 @@ class Scenario:
     kind: str  # "msg", "sem", "shm", "ns"
     fn: Callable[[Recorder], None]
     sysctls: tuple[tuple[str, Any], ...] = ()
+    #: kernel side: glibc's sem_open/shm_open make files in /dev/shm, so the
+    #: child also gets a mount namespace with a private tmpfs there
+    dev_shm: bool = False
 
 
 # --- running ---------------------------------------------------------------------
@@ -246,6 +249,11 @@ def run_on_kernel(scenario: Scenario) -> list[tuple[str, Any]]:
             libc.unshare_ipc()
         except PermissionError as exc:
             raise Unsupported(f"unshare(CLONE_NEWIPC) is not permitted: {exc}") from None
+        if scenario.dev_shm:  # POSIX sem/shm: nothing may land in the machine's /dev/shm
+            try:
+                libc.private_dev_shm()
+            except PermissionError as exc:
+                raise Unsupported(f"a private tmpfs on /dev/shm is not permitted: {exc}") from None
         return _run(scenario, Recorder(libc, libc.set_sysctl))
     return _in_child(body)
 
@@ -385,8 +393,8 @@ def blocked(api: Any, pid: int) -> bool:
     /proc for the kernel, the daemon's wait queues for uipc."""
     if api is uipc:
         state = uipc.introspect.namespace()
-        waiters = [w for m in state["msg"] for w in m["receivers"] + m["senders"]]
-        waiters += [w for s in state["sem"] for w in s["waiters"]]
+        waiters = [w for m in state["msg"] + state["mqueue"] for w in m["receivers"] + m["senders"]]
+        waiters += [w for s in state["sem"] + state["posix_sem"] for w in s["waiters"]]
         return any(w["pid"] == pid for w in waiters)
     try:
         with open(f"/proc/{pid}/wchan") as f:

@@ -4,7 +4,15 @@ so one scenario runs unchanged on either.
 """
 from __future__ import annotations
 
+from tests.conformance.libc_mq import (  # noqa: F401
+    get_mq_sysctl, mq_close, mq_getattr, mq_notify, mq_open, mq_receive, mq_send, mq_setattr,
+    mq_timedreceive, mq_timedsend, mq_unlink, set_mq_sysctl,
+)
 from tests.conformance.libc_msg import msgctl, msgget, msgrcv, msgsnd, unshare_ipc  # noqa: F401
+from tests.conformance.libc_posix import (  # noqa: F401
+    private_dev_shm, sem_close, sem_getvalue, sem_open, sem_post, sem_timedwait, sem_trywait,
+    sem_unlink, sem_wait, shm_open, shm_unlink,
+)
 from tests.conformance.libc_sem import semctl, semget, semop, semtimedop  # noqa: F401
 from tests.conformance.libc_shm import shm_view, shmat, shmctl, shmdt, shmget  # noqa: F401
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import selectors
 import shutil
 import signal
@@ -231,6 +232,181 @@ def kernel_sem_pingpong(env: Env, iters: int) -> Latency:
         finally:
             sem_rmid(s)
     return _in_runner(env, body, ipc="kernel")
+
+
+# POSIX message queues and named semaphores: every one is made O_CREAT | O_EXCL
+# under a name of the runner's own and unlinked as soon as it is open, so
+# that nothing is left behind however the row ends (the descriptors, and
+# glibc's mappings, outlive the names in the runner and its fork children)
+#: mq_maxmsg of the ping-pong queues: a round trip holds one message each way
+MQ_PINGPONG_MAXMSG = 1
+
+
+def _posix_name(tag: str) -> str:
+    """A POSIX IPC name no one else uses: this runner's pid and ``tag``."""
+    return f"/uipc-bench-{os.getpid()}-{tag}"
+
+
+def have_posix_ipc() -> bool:
+    """Whether the posix_ipc package (the [bench] extra) is installed."""
+    import importlib.util
+    return importlib.util.find_spec("posix_ipc") is not None
+
+
+def _uipc_mq_new(tag: str, maxmsg: int, msgsize: int) -> int:
+    """As uipc.bench.libc.mq_open_new, in uipc: a new queue, its name gone."""
+    import uipc
+    name = _posix_name(tag)
+    mqd = uipc.mq_open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600,
+                       uipc.MqAttr(0, maxmsg, msgsize))
+    uipc.mq_unlink(name)
+    return mqd
+
+
+def _posix_ipc_mq_new(tag: str, maxmsg: int, msgsize: int) -> Any:
+    """As uipc.bench.libc.mq_open_new, through posix_ipc.MessageQueue."""
+    import posix_ipc
+    mq = posix_ipc.MessageQueue(_posix_name(tag), posix_ipc.O_CREX, 0o600, maxmsg, msgsize)
+    mq.unlink()
+    return mq
+
+
+def uipc_mq_pingpong(env: Env, iters: int) -> Latency:
+    """mq_send to one queue, mq_receive the answer from another (two queues)."""
+    def body() -> Latency:
+        import uipc
+        a, b = (_uipc_mq_new(t, MQ_PINGPONG_MAXMSG, MSG) for t in "ab")
+        payload = b"x" * MSG
+
+        def ping() -> None:
+            uipc.mq_send(a, payload)
+            uipc.mq_receive(b, MSG)
+
+        def pong(n: int) -> None:
+            for _ in range(n):
+                uipc.mq_receive(a, MSG)
+                uipc.mq_send(b, payload)
+
+        return _pingpong(ping, pong, iters, env)
+    return _in_runner(env, body)
+
+
+def kernel_mq_pingpong(env: Env, iters: int) -> Latency:
+    """As uipc_mq_pingpong, glibc's mq_send/mq_receive (ipc/mqueue.c) through ctypes."""
+    def body() -> Latency:
+        from uipc.bench.libc import KernelMq, mq_open_new
+        a, b = (mq_open_new(_posix_name(t), MQ_PINGPONG_MAXMSG, MSG) for t in "ab")
+        to_pong, from_pong = KernelMq(a, MSG), KernelMq(b, MSG)
+
+        def ping() -> None:
+            to_pong.send(MSG)
+            from_pong.recv()
+
+        def pong(n: int) -> None:
+            inbox, outbox = KernelMq(a, MSG), KernelMq(b, MSG)
+            for _ in range(n):
+                inbox.recv()
+                outbox.send(MSG)
+
+        return _pingpong(ping, pong, iters, env)
+    # the kernel's queues live in its IPC namespace (its internal mqueue mount)
+    return _in_runner(env, body, ipc="kernel")
+
+
+def posix_ipc_mq_pingpong(env: Env, iters: int) -> Latency | None:
+    """As kernel_mq_pingpong, through posix_ipc; None when it is not installed."""
+    if not have_posix_ipc():
+        return None
+
+    def body() -> Latency:
+        a, b = (_posix_ipc_mq_new(t, MQ_PINGPONG_MAXMSG, MSG) for t in "ab")
+        payload = b"x" * MSG
+
+        def ping() -> None:
+            a.send(payload)
+            b.receive()
+
+        def pong(n: int) -> None:
+            for _ in range(n):
+                a.receive()
+                b.send(payload)
+
+        return _pingpong(ping, pong, iters, env)
+    return _in_runner(env, body, ipc="kernel")
+
+
+def uipc_posix_sem_pingpong(env: Env, iters: int) -> Latency:
+    """sem_post one named semaphore, sem_wait the other."""
+    def body() -> Latency:
+        import uipc
+
+        def new(tag: str) -> Any:
+            name = _posix_name(tag)
+            sem = uipc.sem_open(name, os.O_CREAT | os.O_EXCL, 0o600, 0)
+            uipc.sem_unlink(name)
+            return sem
+
+        a, b = new("a"), new("b")
+
+        def ping() -> None:
+            uipc.sem_post(a)
+            uipc.sem_wait(b)
+
+        def pong(n: int) -> None:
+            for _ in range(n):
+                uipc.sem_wait(a)
+                uipc.sem_post(b)
+
+        return _pingpong(ping, pong, iters, env)
+    return _in_runner(env, body)
+
+
+def glibc_sem_pingpong(env: Env, iters: int) -> Latency:
+    """As uipc_posix_sem_pingpong, glibc's sem_open(3) through ctypes."""
+    def body() -> Latency:
+        from uipc.bench.libc import sem_open_new, sem_post, sem_wait
+        a, b = sem_open_new(_posix_name("a"), 0), sem_open_new(_posix_name("b"), 0)
+
+        def ping() -> None:
+            sem_post(a)
+            sem_wait(b)
+
+        def pong(n: int) -> None:
+            for _ in range(n):
+                sem_wait(a)
+                sem_post(b)
+
+        return _pingpong(ping, pong, iters, env)
+    # a glibc named semaphore is a /dev/shm file and futexes: no IPC namespace
+    return _in_runner(env, body, ipc="none")
+
+
+def posix_ipc_sem_pingpong(env: Env, iters: int) -> Latency | None:
+    """As glibc_sem_pingpong, through posix_ipc.Semaphore; None when it is not installed."""
+    if not have_posix_ipc():
+        return None
+
+    def body() -> Latency:
+        import posix_ipc
+
+        def new(tag: str) -> Any:
+            sem = posix_ipc.Semaphore(_posix_name(tag), posix_ipc.O_CREX, 0o600, 0)
+            sem.unlink()
+            return sem
+
+        a, b = new("a"), new("b")
+
+        def ping() -> None:
+            a.release()
+            b.acquire()
+
+        def pong(n: int) -> None:
+            for _ in range(n):
+                a.acquire()
+                b.release()
+
+        return _pingpong(ping, pong, iters, env)
+    return _in_runner(env, body, ipc="none")
 
 
 def mp_queue_pingpong(env: Env, iters: int) -> Latency:
@@ -515,6 +691,106 @@ def kernel_msg_throughput(env: Env, n: int, size: int) -> float | None:
             return _oneway(lambda: sender.send(1, size), recv_all, n, env)
         finally:
             msg_rmid(qid)
+    return _in_runner(env, body, ipc="kernel")
+
+
+#: mq_maxmsg of the throughput queues: a batch, as queue_bytes gives the SysV rows
+MQ_DEPTH = BATCH
+#: what mqueue_get_inode charges RLIMIT_MSGQUEUE per message beyond its
+#: payload (its struct msg_msg pointer and a priority-tree node), rounded up
+MQ_MSG_CHARGE = 128
+
+
+def mq_depth_within_rlimit(depth: int, size: int) -> int:
+    """Raise this runner's RLIMIT_MSGQUEUE (a throw-away process) for a queue
+    of ``depth`` messages of ``size``, as far as this user may; the depth
+    that then fits (what mq_open charges its creator, mqueue_get_inode)."""
+    lim, inf = resource.RLIMIT_MSGQUEUE, resource.RLIM_INFINITY
+    per_msg = size + MQ_MSG_CHARGE
+    soft, hard = resource.getrlimit(lim)
+    if soft != inf and soft < depth * per_msg:
+        try:
+            resource.setrlimit(lim, (inf, inf))  # CAP_SYS_RESOURCE raises the hard limit
+        except (ValueError, OSError):
+            resource.setrlimit(lim, (hard, hard))  # anyone may raise the soft one to it
+        soft = resource.getrlimit(lim)[0]
+    return depth if soft == inf else min(depth, soft // per_msg)
+
+
+def _uipc_mq_depth(size: int) -> int:
+    """fs.mqueue limits of this uipc namespace set for MQ_DEPTH messages of ``size``."""
+    import uipc
+    uipc.sysctl.set("fs.mqueue.msg_max", MQ_DEPTH)
+    uipc.sysctl.set("fs.mqueue.msgsize_max", max(size, 8192))
+    return mq_depth_within_rlimit(MQ_DEPTH, size)
+
+
+def _kernel_mq_depth(env: Env, size: int) -> int | None:
+    """As _uipc_mq_depth, in the kernel rows' IPC namespace; where that is
+    the machine's, its limits are read, never written: the depth is then at
+    most its fs.mqueue.msg_max, and None when ``size`` is above its msgsize_max."""
+    from uipc.bench.libc import SHARED, read_mq_sysctl, write_mq_sysctl
+    if env.kernel_ns != SHARED:
+        try:
+            write_mq_sysctl("msg_max", MQ_DEPTH)
+            write_mq_sysctl("msgsize_max", max(size, 8192))
+        except PermissionError:  # a kernel whose user namespaces may not set them: as shared
+            pass
+    if read_mq_sysctl("msgsize_max") < size:
+        return None
+    return mq_depth_within_rlimit(min(MQ_DEPTH, read_mq_sysctl("msg_max")), size) or None
+
+
+def uipc_mq_throughput(env: Env, n: int, size: int) -> float:
+    def body() -> float:
+        import uipc
+        q = _uipc_mq_new("q", _uipc_mq_depth(size), size)
+        payload = b"x" * size
+
+        def recv_all(k: int) -> None:
+            for _ in range(k):
+                uipc.mq_receive(q, size)
+
+        return _oneway(lambda: uipc.mq_send(q, payload), recv_all, n, env)
+    return _in_runner(env, body)
+
+
+def kernel_mq_throughput(env: Env, n: int, size: int) -> float | None:
+    """None where ``size`` is above the machine's fs.mqueue.msgsize_max and
+    may not be changed (the caller's namespace, not root)."""
+    def body() -> float | None:
+        from uipc.bench.libc import KernelMq, mq_open_new
+        depth = _kernel_mq_depth(env, size)
+        if depth is None:
+            return None
+        q = mq_open_new(_posix_name("q"), depth, size)
+        receiver, sender = KernelMq(q, size), KernelMq(q, size)
+
+        def recv_all(k: int) -> None:
+            for _ in range(k):
+                receiver.recv()
+
+        return _oneway(lambda: sender.send(size), recv_all, n, env)
+    return _in_runner(env, body, ipc="kernel")
+
+
+def posix_ipc_mq_throughput(env: Env, n: int, size: int) -> float | None:
+    """As kernel_mq_throughput, through posix_ipc; None also when it is not installed."""
+    if not have_posix_ipc():
+        return None
+
+    def body() -> float | None:
+        depth = _kernel_mq_depth(env, size)
+        if depth is None:
+            return None
+        q = _posix_ipc_mq_new("q", depth, size)
+        payload = b"x" * size
+
+        def recv_all(k: int) -> None:
+            for _ in range(k):
+                q.receive()
+
+        return _oneway(lambda: q.send(payload), recv_all, n, env)
     return _in_runner(env, body, ipc="kernel")
 
 

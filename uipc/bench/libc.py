@@ -1,4 +1,7 @@
-"""The kernel's SysV IPC through ctypes, minimal, for the kernel rows.
+"""The kernel's SysV IPC through ctypes, minimal, for the kernel rows; and
+glibc's POSIX message queues (mq_open(3): the kernel's ipc/mqueue.c) and
+named semaphores (sem_open(3): a file in /dev/shm and futexes, no system
+call of its own).
 
 Where the kernel rows run (:func:`kernel_ns_mode`), best first:
 
@@ -15,6 +18,7 @@ Where the kernel rows run (:func:`kernel_ns_mode`), best first:
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import os
 from typing import Callable
 
@@ -29,6 +33,42 @@ libc.shmat.restype = ctypes.c_void_p
 libc.shmdt.argtypes = [ctypes.c_void_p]
 libc.msgctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
 libc.shmctl.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+
+
+def _lib_with(symbol: str, *fallbacks: str) -> ctypes.CDLL:
+    """The library defining ``symbol``: libc itself since glibc 2.34 (mq_* were
+    in librt, sem_* in libpthread before)."""
+    if hasattr(libc, symbol):
+        return libc
+    for name in fallbacks:
+        found = ctypes.util.find_library(name)
+        if found and hasattr(lib := ctypes.CDLL(found, use_errno=True), symbol):
+            return lib
+    return libc
+
+
+class _MqAttr(ctypes.Structure):
+    """struct mq_attr: four longs and four reserved ones."""
+
+    _fields_ = [("mq_flags", ctypes.c_long), ("mq_maxmsg", ctypes.c_long),
+                ("mq_msgsize", ctypes.c_long), ("mq_curmsgs", ctypes.c_long),
+                ("_reserved", ctypes.c_long * 4)]
+
+
+librt = _lib_with("mq_open", "rt")
+# mq_open and sem_open are variadic; these are their four-argument (O_CREAT) forms
+librt.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(_MqAttr)]
+librt.mq_send.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint]
+librt.mq_receive.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t,
+                             ctypes.POINTER(ctypes.c_uint)]
+librt.mq_receive.restype = ctypes.c_ssize_t
+librt.mq_unlink.argtypes = [ctypes.c_char_p]
+libsem = _lib_with("sem_open", "pthread")
+libsem.sem_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_uint, ctypes.c_uint]
+libsem.sem_open.restype = ctypes.c_void_p
+libsem.sem_post.argtypes = [ctypes.c_void_p]
+libsem.sem_wait.argtypes = [ctypes.c_void_p]
+libsem.sem_unlink.argtypes = [ctypes.c_char_p]
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 IPC_PRIVATE = 0
@@ -112,6 +152,16 @@ def write_sysctl(name: str, value: int) -> None:
     _write(f"/proc/sys/kernel/{name}", str(value))
 
 
+def read_mq_sysctl(name: str) -> int:
+    """/proc/sys/fs/mqueue/``name``: per IPC namespace, as kernel/msg*."""
+    with open(f"/proc/sys/fs/mqueue/{name}") as f:
+        return int(f.read().split()[0])
+
+
+def write_mq_sysctl(name: str, value: int) -> None:
+    _write(f"/proc/sys/fs/mqueue/{name}", str(value))
+
+
 def msg_rmid(qid: int) -> None:
     check(libc.msgctl(qid, IPC_RMID, None))
 
@@ -145,3 +195,53 @@ class _Sembuf(ctypes.Structure):
 
 def sembuf(num: int, op: int) -> _Sembuf:
     return _Sembuf(num, op, 0)
+
+
+#: every queue and semaphore a row makes is O_CREAT | O_EXCL: a name it owns
+_NEW = os.O_CREAT | os.O_EXCL
+
+
+def mq_open_new(name: str, maxmsg: int, msgsize: int) -> int:
+    """mq_open a new queue O_RDWR, then mq_unlink it at once: it lives on in
+    the descriptor (this process's and its fork children's) and no name is
+    left in the namespace, whatever becomes of the row."""
+    attr = _MqAttr(0, maxmsg, msgsize, 0)
+    mqd = check(librt.mq_open(os.fsencode(name), os.O_RDWR | _NEW, 0o600, ctypes.byref(attr)))
+    check(librt.mq_unlink(os.fsencode(name)))
+    return mqd
+
+
+class KernelMq:
+    """mq_send/mq_receive with a preallocated buffer of the queue's msgsize
+    (mq_receive's EMSGSIZE rule: never shorter than mq_msgsize)."""
+
+    def __init__(self, mqd: int, msgsize: int) -> None:
+        self.mqd = mqd
+        self.buf = ctypes.create_string_buffer(msgsize)
+        self.prio = ctypes.c_uint()
+
+    def send(self, size: int) -> None:
+        check(librt.mq_send(self.mqd, self.buf, size, 0))
+
+    def recv(self) -> int:
+        return check(librt.mq_receive(self.mqd, self.buf, len(self.buf), ctypes.byref(self.prio)))
+
+
+def sem_open_new(name: str, value: int) -> int:
+    """sem_open a new named semaphore (glibc's sem_t *, as an address), then
+    sem_unlink it at once: the mapping outlives the name in this process and
+    its fork children, and nothing is left in /dev/shm."""
+    sem = libsem.sem_open(os.fsencode(name), _NEW, 0o600, value)
+    if not sem:  # SEM_FAILED is NULL in glibc
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+    check(libsem.sem_unlink(os.fsencode(name)))
+    return sem
+
+
+def sem_post(sem: int) -> None:
+    check(libsem.sem_post(sem))
+
+
+def sem_wait(sem: int) -> None:
+    check(libsem.sem_wait(sem))

@@ -26,6 +26,12 @@ LATENCY: dict[str, Callable[[C.Env, int], Any]] = {
     "kernel SysV msg ping-pong": C.kernel_msg_pingpong,
     "uipc semaphore ping-pong": C.uipc_sem_pingpong,
     "kernel semaphore ping-pong": C.kernel_sem_pingpong,
+    "uipc POSIX mq ping-pong": C.uipc_mq_pingpong,
+    "kernel POSIX mq ping-pong (glibc mq_send/mq_receive)": C.kernel_mq_pingpong,
+    "posix_ipc mq ping-pong (kernel mq)": C.posix_ipc_mq_pingpong,
+    "uipc POSIX named semaphore ping-pong": C.uipc_posix_sem_pingpong,
+    "glibc named semaphore ping-pong (sem_open)": C.glibc_sem_pingpong,
+    "posix_ipc named semaphore ping-pong (glibc's)": C.posix_ipc_sem_pingpong,
     "multiprocessing.Queue ping-pong": C.mp_queue_pingpong,
     "multiprocessing.Pipe ping-pong": C.mp_pipe_pingpong,
     "Redis LPUSH/BRPOP ping-pong": C.redis_pingpong,
@@ -34,6 +40,9 @@ THROUGHPUT: dict[str, Callable[[C.Env, int, int], float | None]] = {
     "uipc SysV msg": C.uipc_msg_throughput,
     f"uipc SysV msg, batched (msgsnd_many/msgrcv_many of {C.BATCH})": C.uipc_msg_throughput_batched,
     "kernel SysV msg": C.kernel_msg_throughput,
+    "uipc POSIX mq": C.uipc_mq_throughput,
+    "kernel POSIX mq": C.kernel_mq_throughput,
+    "posix_ipc mq": C.posix_ipc_mq_throughput,
     "multiprocessing.Queue": C.mp_queue_throughput,
     "multiprocessing.Pipe": C.mp_pipe_throughput,
 }
@@ -44,6 +53,19 @@ CALL = "uipc non-blocking call (semctl GETVAL)"
 CALL_SPINNING = f"uipc non-blocking call, client spinning (UIPC_SPIN_US={C.CLIENT_SPIN_US})"
 PINGPONG_SPINNING = f"uipc SysV msg ping-pong, clients spinning (UIPC_SPIN_US={C.CLIENT_SPIN_US})"
 THROUGHPUT_BATCHED = f"uipc SysV msg, batched (msgsnd_many/msgrcv_many of {C.BATCH})"
+MQ_PINGPONG = "uipc POSIX mq ping-pong"
+NO_POSIX_IPC = "posix_ipc not installed: pip install posix_ipc"
+#: why a latency row that measured None was skipped (Redis's otherwise)
+LATENCY_SKIPPED = {name: NO_POSIX_IPC for name in LATENCY if name.startswith("posix_ipc ")}
+#: why a throughput row that measured None was skipped, by contender
+THROUGHPUT_SKIPPED = {
+    "kernel SysV msg": "messages above kernel.msgmax here, and raising it needs root",
+    "kernel POSIX mq": "messages above fs.mqueue.msgsize_max here, and raising it needs root",
+    "posix_ipc mq": f"{NO_POSIX_IPC}, or messages above fs.mqueue.msgsize_max here",
+}
+#: the kernel's counterpart of a throughput contender, for the × kernel column
+KERNEL_THROUGHPUT_OF = {name: "kernel POSIX mq" for name in ("uipc POSIX mq", "kernel POSIX mq",
+                                                             "posix_ipc mq")}
 
 
 def machine() -> dict[str, Any]:
@@ -89,8 +111,9 @@ def run_all(quick: bool = False, rounds: int | None = None, tiny: bool = False,
             d.pin(env.pin)
             for r in range(rounds):
                 log(f"{mode} round {r + 1}/{rounds}")
-                contenders = [("latency", name, lambda e, fn=fn: fn(e, iters), "no redis-server "
-                               "binary or redis package on this machine") for name, fn in LATENCY.items()]
+                contenders = [("latency", name, lambda e, fn=fn: fn(e, iters), LATENCY_SKIPPED.get(
+                    name, "no redis-server binary or redis package on this machine"))
+                    for name, fn in LATENCY.items()]
                 contenders += [("floors", name, lambda e, name=name: F.floor_variant(e, name, iters),
                                 "not installed") for name in F.VARIANTS]
                 contenders += [("floors", name, lambda e, spin=spin: F.futex_floor(e, iters, spin),
@@ -109,10 +132,10 @@ def run_all(quick: bool = False, rounds: int | None = None, tiny: bool = False,
                     for size in SIZES:
                         count = max(n // (4 if size > 4096 else 1), 10)
                         rate = fn(env, count, size)
-                        if rate is None:  # only the kernel's, above the machine's msgmax
+                        if rate is None:  # the kernel's above the machine's limits, or no posix_ipc
                             if r == 0 and mode == "pinned":
-                                res["notes"].append(f"{name} {size} B: skipped (messages above "
-                                                    "kernel.msgmax here, and raising it needs root)")
+                                res["notes"].append(f"{name} {size} B: skipped "
+                                                    f"({THROUGHPUT_SKIPPED.get(name, 'no figure here')})")
                             continue
                         row = res["throughput"].setdefault(f"{name} {size} B", {})
                         row[mode] = max(row.get(mode, 0.0), rate)
@@ -160,6 +183,7 @@ LATENCY_TARGETS = [
     ("msg ping-pong / multiprocessing.Queue ping-pong", PINGPONG, MPQ, 1.0),
     ("msg ping-pong, clients spinning / multiprocessing.Queue ping-pong", PINGPONG_SPINNING, MPQ, 1.0),
     ("batched msg ping-pong / multiprocessing.Queue ping-pong", PINGPONG_BATCHED, MPQ, 1.0),
+    ("POSIX mq ping-pong / SysV msg ping-pong", MQ_PINGPONG, PINGPONG, 1.0),
 ]
 
 
@@ -214,7 +238,9 @@ def render_markdown(res: dict[str, Any]) -> str:
     relay = _lat(res, RELAY)
     kernel_of = {PINGPONG: "kernel SysV msg ping-pong", PINGPONG_BATCHED: "kernel SysV msg ping-pong",
                  PINGPONG_SPINNING: "kernel SysV msg ping-pong",
-                 "uipc semaphore ping-pong": "kernel semaphore ping-pong"}
+                 "uipc semaphore ping-pong": "kernel semaphore ping-pong",
+                 MQ_PINGPONG: "kernel POSIX mq ping-pong (glibc mq_send/mq_receive)",
+                 "uipc POSIX named semaphore ping-pong": "glibc named semaphore ping-pong (sem_open)"}
 
     def fmt(x: float | None) -> str:
         return "-" if x is None else f"{x:.1f}"
@@ -243,7 +269,8 @@ def render_markdown(res: dict[str, Any]) -> str:
               "|---|---:|---:|---:|---:|---:|"]
     for name, row in res["throughput"].items():
         base, size = name.rsplit(" ", 2)[0], int(name.rsplit(" ", 2)[1])
-        kern = res["throughput"].get(f"kernel SysV msg {size} B", {}).get("unpinned")
+        kern = res["throughput"].get(f"{KERNEL_THROUGHPUT_OF.get(base, 'kernel SysV msg')} {size} B",
+                                     {}).get("unpinned")
         up = row.get("unpinned", 0.0)
         lines.append(f"| {base} | {size} B | {row.get('pinned', 0):,.0f} | {up:,.0f} | "
                      f"{up * size / 1e6:,.1f} | {up / kern:.2f} |" if kern else

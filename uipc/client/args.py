@@ -129,9 +129,10 @@ def items(value: Any, wanted: str) -> list[Any]:
 
 def abs_timespec(name: str, value: Any) -> tuple[int, int]:
     """An absolute time in seconds since the epoch (int or float) as a
-    ``struct timespec`` (tv_sec, tv_nsec), flooring as C's conversion of a
-    negative time would; a negative one reaches the daemon, which answers
-    EINVAL as the kernel's timespec64_valid.  NaN and infinity: ValueError."""
+    ``struct timespec`` (tv_sec, tv_nsec), both parts truncated toward zero
+    as C's ``(time_t)t`` and ``(t - tv_sec) * 1e9`` make them (so -0.5 is
+    {0, -500000000}); a negative part reaches the daemon, which answers as
+    the kernel (or glibc) does.  NaN and infinity: ValueError."""
     if type(value) is int:
         return max(LONG_MIN, min(value, LONG_MAX)), 0
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -140,6 +141,6 @@ def abs_timespec(name: str, value: Any) -> tuple[int, int]:
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, not {value}")
-    sec = math.floor(value)
-    nsec = min(int(round((value - sec) * 1e9)), 999_999_999)
+    sec = int(value)  # toward zero
+    nsec = max(-999_999_999, min(int((value - sec) * 1e9), 999_999_999))
     return max(LONG_MIN, min(sec, LONG_MAX)), nsec

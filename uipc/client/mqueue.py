@@ -16,6 +16,7 @@ thread of its own with its ``sigev_value``.
 """
 from __future__ import annotations
 
+import errno
 import itertools
 import os
 import resource
@@ -82,8 +83,13 @@ def queue_name(name: Any) -> bytes:
 
 
 def mqdes(mqd: Any) -> int:
-    """The inode naming the queue of descriptor ``mqd`` (EBADF if not open)."""
-    return os.fstat(c_int("mqdes", mqd)).st_ino
+    """The inode naming the queue of descriptor ``mqd``; 0 (which names no
+    queue: EBADF from the daemon, after the checks the kernel makes first)
+    if it is not open."""
+    try:
+        return os.fstat(c_int("mqdes", mqd)).st_ino
+    except OSError:
+        return 0
 
 
 def mq_open(name: str, oflag: int, mode: int = 0o600, attr: MqAttr | None = None) -> int:
@@ -108,7 +114,7 @@ def mq_open(name: str, oflag: int, mode: int = 0o600, attr: MqAttr | None = None
     fd = fds[0]
     for extra in fds[1:]:
         os.close(extra)
-    os.set_inheritable(fd, not oflag & os.O_CLOEXEC)
+    os.set_inheritable(fd, False)  # mq_open's descriptors are always close-on-exec
     _open_count += 1
     return fd
 
@@ -116,14 +122,22 @@ def mq_open(name: str, oflag: int, mode: int = 0o600, attr: MqAttr | None = None
 def mq_close(mqd: int) -> None:
     """Close a queue's descriptor (its notification goes if this process registered it)."""
     global _open_count
-    call(_CLOSE, (mqdes(mqd),))
+    ino = mqdes(mqd)
+    if not ino:
+        raise OSError(errno.EBADF, "mq_close: the descriptor is not open")
+    call(_CLOSE, (ino,))
     os.close(mqd)
     _open_count = max(0, _open_count - 1)
 
 
 def mq_unlink(name: str) -> None:
     """Remove a queue's name; it lives on while open.  See mq_unlink(3)."""
-    call(_UNLINK, (), queue_name(name))
+    try:
+        call(_UNLINK, (), queue_name(name))
+    except PermissionError as exc:  # glibc's mq_unlink reports the kernel's EPERM as EACCES
+        if exc.errno == errno.EPERM:
+            raise PermissionError(errno.EACCES, exc.strerror) from None
+        raise
 
 
 def _prio(prio: Any) -> int:
@@ -230,8 +244,8 @@ def _helper_loop() -> None:
         while os.getpid() == pid:
             payload, _ = call(_NOTIFY_WAIT, ())
             (cookie,) = P.INT_RESULT.unpack_from(payload)
-            entry = _threads.pop(cookie, None)
-            if entry is not None:
+            entry = _threads.pop(abs(cookie), None)
+            if entry is not None and cookie > 0:  # negative: removed without firing
                 fn, value = entry
                 threading.Thread(target=fn, args=(value,), daemon=True,
                                  name="uipc-mq-notify-fn").start()

@@ -9,6 +9,7 @@ is a real one of the object's memory, for os.ftruncate, os.fstat and mmap.
 """
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from uipc import protocol as P
 from uipc.client.args import abs_timespec, c_int
 from uipc.client.connection import call, hold_anchor, register_fork_files
 from uipc.client.mqueue import umask
+from uipc.uapi.mqueue import NAME_MAX
 
 _SHM_OPEN = P.OPS_BY_NAME["shm_open"]
 _SHM_UNLINK = P.OPS_BY_NAME["shm_unlink"]
@@ -75,7 +77,18 @@ def sem_open(name: str, oflag: int, mode: int = 0o600, value: int = 0) -> NamedS
     """Open (or create) a named semaphore.  See sem_open(3)."""
     v = c_int("value", value) & 0xFFFFFFFF
     hold_anchor()  # its mapping lives as long as the process (see mq_open)
-    handle = _INT(call(_SEM_OPEN, (c_int("oflag", oflag), _mode(mode), v), _name(name))[0])[0]
+    raw = _name(name)
+    oflag = c_int("oflag", oflag)
+    handle = _INT(call(_SEM_OPEN, (oflag, _mode(mode), v), raw)[0])[0]
+    if len(raw) > NAME_MAX:
+        # glibc (sem_routines.c) keeps the name as given, leading slashes and
+        # all, for its table of mappings, which refuses one past NAME_MAX --
+        # after the semaphore was opened or made; errno is what its open
+        # attempts left: EINVAL after O_EXCL's, else the first open's ENOENT
+        call(_SEM_CLOSE, (handle,))
+        raise OSError(errno.EINVAL if oflag & os.O_EXCL else errno.ENOENT,
+                      f"sem_open: glibc refuses a name of {len(raw)} bytes (NAME_MAX "
+                      f"{NAME_MAX}) once the semaphore is made")
     _open[handle] = _open.get(handle, 0) + 1
     return NamedSem(handle, name)
 

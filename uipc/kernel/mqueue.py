@@ -12,8 +12,9 @@ inode, which the client sends with every call (``mqdes`` on the wire).
 Semantics, in mqueue.c's words:
 
 * names: one component of at most NAME_MAX bytes (the client strips glibc's
-  leading '/'); "", "." and ".." or a '/' inside are EACCES
-  (``lookup_one_len``), longer is ENAMETOOLONG (``simple_lookup``);
+  leading '/'); "" is ENOENT (``getname``); "." and ".." or a '/' inside are
+  EACCES (``lookup_one_len``), longer is ENAMETOOLONG (``simple_lookup``);
+  every descriptor is close-on-exec (``get_unused_fd_flags(O_CLOEXEC)``);
 * ``prepare_open``: ENOENT without O_CREAT; EEXIST for O_CREAT|O_EXCL;
   EINVAL for O_WRONLY|O_RDWR on an existing queue; EACCES by the mode bits
   (``inode_permission``; CAP_DAC_OVERRIDE passes);
@@ -81,16 +82,33 @@ SEND, RECV = 0, 1
 
 
 @dataclass(eq=False)
-class MqSender(Waiter):
-    """struct ext_wait_queue of a sleeping mq_timedsend: its loaded message."""
+class MqWaiter(Waiter):
+    """struct ext_wait_queue: a sleeper of a queue, which keeps the queue
+    alive while it sleeps, as the file do_mq_timed* holds (fdget) does."""
+
+    info: "MqueueInode | None" = None
+
+    def unlink(self) -> None:
+        super().unlink()
+        info = self.info
+        if info is not None:
+            self.info = None
+            info.sleepers -= 1
+            if not info.sleepers and not info.files and not info.linked:
+                evict_inode(info.kernel, info)
+
+
+@dataclass(eq=False)
+class MqSender(MqWaiter):
+    """A sleeping mq_timedsend: its loaded message."""
 
     msg: tuple[int, bytes] = (0, b"")
     uid: int = -1
 
 
 @dataclass(eq=False)
-class MqReceiver(Waiter):
-    """struct ext_wait_queue of a sleeping mq_timedreceive."""
+class MqReceiver(MqWaiter):
+    """A sleeping mq_timedreceive."""
 
 
 @dataclass(eq=False)
@@ -146,6 +164,10 @@ class MqueueInode:
     files: set[File] = field(default_factory=set)
     #: the poll mask its files' doorbells last heard of
     mask: int = -1
+    #: tasks asleep on it (each keeps it alive, as its file would) and the
+    #: kernel, for the last one's eviction
+    sleepers: int = 0
+    kernel: Any = None
 
     # --- the message tree
     def msg_insert(self, prio: int, data: bytes, uid: int) -> None:
@@ -223,7 +245,7 @@ class MqueueFileOps(FileOps):
         info.files.discard(file)
         k.poll_dirty.discard(file)
         k.quota.uncharge("files", file.f_uid)
-        if not info.files and not info.linked:
+        if not info.files and not info.linked and not info.sleepers:
             evict_inode(k, info)
 
 
@@ -234,7 +256,9 @@ MQUEUE_FOPS = MqueueFileOps()
 def lookup(name: str) -> str:
     """lookup_one_len() + simple_lookup() on the mqueue root: the checks a
     name passes before the directory is searched."""
-    if not name or name in (".", "..") or "/" in name or "\0" in name:
+    if not name:  # getname() of an empty string (mq_open("/") in glibc's terms)
+        raise KernelError(errno.ENOENT, "empty mqueue name")
+    if name in (".", "..") or "/" in name or "\0" in name:
         raise KernelError(errno.EACCES, f"mqueue name {name!r} is not one path component "
                           "(empty, '.', '..' or containing '/')")
     if len(name.encode()) > NAME_MAX:
@@ -349,7 +373,7 @@ def sys_mq_open(k: "Kernel", task: Task, oflag: int, mode: int, attr: int, maxms
     file = File(MQUEUE_FOPS, oflag & ~(O_CREAT | O_EXCL | O_CLOEXEC | 0o1000), info)
     file.f_uid = uid
     info.files.add(file)
-    return NewFile(file, bool(oflag & O_CLOEXEC))
+    return NewFile(file, True)  # do_mq_open: get_unused_fd_flags(O_CLOEXEC), always
 
 
 def _create(k: "Kernel", task: Task, ns: "IpcNamespace", name: str, mode: int,
@@ -389,7 +413,7 @@ def _create(k: "Kernel", task: Task, ns: "IpcNamespace", name: str, mode: int,
     info = MqueueInode(ns=ns, name=name, i_ino=ns.mq_inodes,
                        i_mode=S_IFREG | (mode & S_IALLUGO), i_uid=cred.euid, i_gid=cred.egid,
                        mq_maxmsg=maxmsg, mq_msgsize=msgsize, user=cred.uid, mq_bytes=mq_bytes,
-                       i_atime=now, i_mtime=now, i_ctime=now)
+                       i_atime=now, i_mtime=now, i_ctime=now, kernel=k)
     info.mask = info.poll_mask()
     ns.mq_root[name] = info
     ns.mq_all[info.i_ino] = info
@@ -418,7 +442,7 @@ def sys_mq_unlink(k: "Kernel", task: Task, name: str) -> None:
                           "CAP_FOWNER may unlink)")
     del ns.mq_root[name]
     info.linked = False
-    if not info.files:
+    if not info.files and not info.sleepers:
         evict_inode(k, info)
 
 
@@ -446,7 +470,9 @@ def sys_mq_timedsend(k: "Kernel", task: Task, mqdes: int, prio: int, timed: int,
         if _expired(k, deadline):
             raise KernelError(errno.ETIMEDOUT, "the queue is full and the timeout has passed")
         sender = MqSender(task=task, op="mq_timedsend", obj_id=info.i_ino, deadline=deadline,
-                          timeout_errno=errno.ETIMEDOUT, msg=(prio, msg), uid=task.cred.euid)
+                          timeout_errno=errno.ETIMEDOUT, msg=(prio, msg), uid=task.cred.euid,
+                          info=info)
+        info.sleepers += 1
         return k.park(info.e_wait_q[SEND], sender)
     receiver = info.e_wait_q[RECV].first()
     if receiver is not None:
@@ -482,7 +508,8 @@ def sys_mq_timedreceive(k: "Kernel", task: Task, mqdes: int, msgsize: int, timed
         if _expired(k, deadline):
             raise KernelError(errno.ETIMEDOUT, "the queue is empty and the timeout has passed")
         receiver = MqReceiver(task=task, op="mq_timedreceive", obj_id=info.i_ino,
-                              deadline=deadline, timeout_errno=errno.ETIMEDOUT)
+                              deadline=deadline, timeout_errno=errno.ETIMEDOUT, info=info)
+        info.sleepers += 1
         return k.park(info.e_wait_q[RECV], receiver)
     result = info.msg_get()
     info.i_atime = info.i_mtime = info.i_ctime = k.now
@@ -520,8 +547,12 @@ def _do_notify(k: "Kernel", task: Task, info: MqueueInode) -> None:
 
 
 def remove_notification(k: "Kernel", info: MqueueInode) -> None:
-    """remove_notification(): unregister (SIGEV_THREAD's helper is told,
-    as glibc's is sent NOTIFY_REMOVED: it has nothing to run)."""
+    """remove_notification(): unregister; SIGEV_THREAD's helper is told (the
+    cookie negated), as glibc's is sent NOTIFY_REMOVED: it forgets the
+    function, which will never run."""
+    n = info.notify
+    if n is not None and n.sigev_notify == SIGEV_THREAD and not n.owner.exited:
+        _post_cookie(k, n.owner, -n.cookie)
     info.notify = None
 
 
@@ -619,7 +650,8 @@ def _post_cookie(k: "Kernel", process: "Process", cookie: int) -> None:
 
 
 @syscall(28, "mq_notify_wait", "", result="int",
-         doc="the SIGEV_THREAD helper's wait: the cookie of the next fired notification")
+         doc="the SIGEV_THREAD helper's wait: the cookie of the next fired notification "
+             "(negated: a registration removed without firing)")
 def sys_mq_notify_wait(k: "Kernel", task: Task) -> object:
     """What glibc's helper thread does in recv() on its netlink socket."""
     channel = _channel(task.process)
@@ -633,7 +665,7 @@ def free_ns_mqueue(k: "Kernel", ns: "IpcNamespace") -> None:
     """mq_put_mnt(): the namespace's queues go with it."""
     for info in list(ns.mq_root.values()):
         info.linked = False
-        if not info.files:
+        if not info.files and not info.sleepers:
             evict_inode(k, info)
     ns.mq_root.clear()
 

@@ -107,12 +107,13 @@ def sys_sem_open(k: "Kernel", task: Task, oflag: int, mode: int, value: int, nam
     file = shm_name(name, "sem.")
     cred = task.cred
     sem: PosixSem | None = ns.sem_files.get(file)
+    if oflag & O_CREAT and (sem is None or oflag & O_EXCL) and value > SEM_VALUE_MAX:
+        # glibc checks the value before it tries to create (an existing name
+        # is opened as it is without O_EXCL)
+        raise KernelError(errno.EINVAL, f"value {value} exceeds SEM_VALUE_MAX ({SEM_VALUE_MAX})")
     if sem is None:
         if not oflag & O_CREAT:
             raise KernelError(errno.ENOENT, f"no semaphore /{file[4:]} (O_CREAT not given)")
-        if value > SEM_VALUE_MAX:
-            raise KernelError(errno.EINVAL, f"value {value} exceeds SEM_VALUE_MAX "
-                              f"({SEM_VALUE_MAX})")
         if ns.quota is not None:
             ns.quota.charge("objects", cred.euid, key=(ns, cred.euid))
         ns.sem_file_ids += 1
@@ -139,8 +140,14 @@ def sys_sem_close(k: "Kernel", task: Task, sem: int) -> None:
 @syscall(33, "sem_unlink", "name:text", result="none",
          doc="sem_unlink(3): the name goes; processes that have it open keep it")
 def sys_sem_unlink(k: "Kernel", task: Task, name: str) -> None:
+    """glibc's sem_unlink: ENOENT for a name that could name no semaphore."""
     ns = task.ns
-    file = shm_name(name, "sem.")
+    try:
+        file = shm_name(name, "sem.")
+    except KernelError as exc:  # glibc's name check fails: ENOENT; unlink's ENAMETOOLONG stays
+        if exc.errno != errno.EINVAL:
+            raise
+        raise KernelError(errno.ENOENT, exc.detail) from None
     sem = ns.sem_files.get(file)
     if sem is None:
         raise KernelError(errno.ENOENT, f"no semaphore /{file[4:]}")

@@ -43,15 +43,27 @@ MAY_READ, MAY_WRITE = 4, 2
 S_IALLUGO = 0o7777
 
 
+#: glibc's buffer for "/dev/shm/" + prefix + name + NUL (struct shmdir_name)
+SHMDIR_NAME_SIZE = len("/dev/shm/") + 1 + 4 + NAME_MAX
+
+
 def shm_name(name: str, prefix: str = "") -> str:
-    """__shm_get_name(): the file name in /dev/shm for ``name``."""
+    """__shm_get_name() and then open(2)'s lookup: the file name in /dev/shm.
+
+    EINVAL: empty after the leading slashes, another '/', or too long for
+    glibc's buffer (prefix + name over 259 bytes); ENAMETOOLONG: a file name
+    over NAME_MAX that still fits it (the kernel's lookup refuses it)."""
     stripped = name.lstrip("/")
     if not stripped or "/" in stripped or "\0" in stripped:
         raise KernelError(errno.EINVAL, f"name {name!r}: empty, or '/' after the leading ones")
     file = prefix + stripped
-    if len(file.encode()) >= NAME_MAX:
-        raise KernelError(errno.ENAMETOOLONG, f"name {name!r}: /dev/shm/{file} is {len(file)} "
-                          f"bytes, NAME_MAX is {NAME_MAX}")
+    size = len(file.encode())
+    if len("/dev/shm/") + size + 1 > SHMDIR_NAME_SIZE:
+        raise KernelError(errno.EINVAL, f"name {name!r}: /dev/shm/{file[:16]}... does not fit "
+                          f"glibc's {SHMDIR_NAME_SIZE}-byte path buffer")
+    if size > NAME_MAX:
+        raise KernelError(errno.ENAMETOOLONG, f"name {name!r}: the file name is {size} bytes, "
+                          f"NAME_MAX is {NAME_MAX}")
     return file
 
 
@@ -104,11 +116,17 @@ def _release(k: "Kernel", ns: "IpcNamespace", f: ShmFile) -> None:
 
 @syscall(29, "shm_open", "oflag:i32 mode:u32 name:text", result="memory", fds=1,
          doc="shm_open(3) (the client has applied its umask to mode). Replies with a descriptor "
-             "of the file's memory (SCM_RIGHTS), read-only for O_RDONLY")
-def sys_shm_open(k: "Kernel", task: Task, oflag: int, mode: int, name: str) -> tuple[Any, bool]:
+             "of the file's memory (SCM_RIGHTS) opened with oflag's access mode")
+def sys_shm_open(k: "Kernel", task: Task, oflag: int, mode: int, name: str) -> tuple[Any, int]:
     """open(2) of /dev/shm/NAME as glibc's shm_open makes it."""
     ns = task.ns
     file = shm_name(name)
+    if file in (".", ".."):  # /dev/shm itself, or /dev: a directory, not an object
+        if oflag & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL:
+            raise KernelError(errno.EEXIST, f"/dev/shm/{file} exists (a directory)")
+        # open(2) says EISDIR, which glibc's shm_open reports as EINVAL; a
+        # read-only open would give a directory's descriptor (docs/deviations.md)
+        raise KernelError(errno.EINVAL, f"/dev/shm/{file} is a directory")
     cred = task.cred
     f: ShmFile | None = ns.shm_files.get(file)
     if f is None:
@@ -117,7 +135,7 @@ def sys_shm_open(k: "Kernel", task: Task, oflag: int, mode: int, name: str) -> t
         if ns.quota is not None:
             ns.quota.charge("objects", cred.euid, key=(ns, cred.euid))
         try:
-            memory = k.memory.alloc_file(cred.euid, cred.egid, mode & 0o777)
+            memory = k.memory.alloc_file(cred.euid, cred.egid, mode & S_IALLUGO)
         except BaseException:
             if ns.quota is not None:
                 ns.quota.uncharge("objects", cred.euid, key=(ns, cred.euid))
@@ -133,7 +151,7 @@ def sys_shm_open(k: "Kernel", task: Task, oflag: int, mode: int, name: str) -> t
                               f"{f.uid}) does not grant uid {cred.euid} the access asked")
         if oflag & O_TRUNC:
             k.memory.truncate(f.memory, 0)
-    return f.memory, (oflag & O_ACCMODE) == O_RDONLY
+    return f.memory, oflag & O_ACCMODE
 
 
 @syscall(30, "shm_unlink", "name:text", result="none",
@@ -141,7 +159,14 @@ def sys_shm_open(k: "Kernel", task: Task, oflag: int, mode: int, name: str) -> t
 def sys_shm_unlink(k: "Kernel", task: Task, name: str) -> None:
     """unlink(2) of /dev/shm/NAME (glibc turns EPERM into EACCES)."""
     ns = task.ns
-    file = shm_name(name)
+    try:
+        file = shm_name(name)
+    except KernelError as exc:  # glibc's name check fails: ENOENT; unlink's ENAMETOOLONG stays
+        if exc.errno != errno.EINVAL:
+            raise
+        raise KernelError(errno.ENOENT, exc.detail) from None
+    if file in (".", ".."):
+        raise KernelError(errno.EISDIR, f"/dev/shm/{file} is a directory")
     f = ns.shm_files.get(file)
     if f is None:
         raise KernelError(errno.ENOENT, f"no shared memory object /{file}")

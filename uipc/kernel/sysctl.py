@@ -53,7 +53,7 @@ SYSCTLS: tuple[Sysctl, ...] = (
     Sysctl("kernel.msg_next_id", "ids.msg", 0, INT_MAX),
     Sysctl("kernel.sem_next_id", "ids.sem", 0, INT_MAX),
     Sysctl("kernel.shm_next_id", "ids.shm", 0, INT_MAX),
-    Sysctl("fs.mqueue.queues_max", "mq_queues_max", 0, INT_MAX),
+    Sysctl("fs.mqueue.queues_max", "mq_queues_max", -(1 << 31), INT_MAX),  # proc_dointvec: any int
     Sysctl("fs.mqueue.msg_max", "mq_msg_max", 1, HARD_MSGMAX),
     Sysctl("fs.mqueue.msgsize_max", "mq_msgsize_max", 128, HARD_MSGSIZEMAX),
     Sysctl("fs.mqueue.msg_default", "mq_msg_default", 1, HARD_MSGMAX),
@@ -124,7 +124,9 @@ def set(ns: IpcNamespace, name: str, value: str | int) -> None:  # noqa: A001 - 
 
 
 def check_write(ns: IpcNamespace, cred: Cred, name: str) -> None:
-    """EPERM unless ``cred`` may write sysctl ``name`` of ``ns`` (ipc_permissions)."""
+    """EACCES unless ``cred`` may write sysctl ``name`` of ``ns``: the /proc/sys
+    file is 0644 and belongs to the namespace's owner (ipc_permissions), so
+    another uid's open for writing fails as open(2) does."""
     s = _lookup(name)
     euid = cred.euid
     if euid == 0:
@@ -132,9 +134,9 @@ def check_write(ns: IpcNamespace, cred: Cred, name: str) -> None:
     if s.field.startswith("quota."):
         if ns.quota is not None and euid == ns.quota.owner_uid:
             return
-        raise KernelError(errno.EPERM, f"{s.name}: quotas may be set by root only")
+        raise KernelError(errno.EACCES, f"{s.name}: quotas may be set by root only")
     if euid != ns.owner_uid:
-        raise KernelError(errno.EPERM, f"{s.name}: the limits of IPC namespace {ns.name!r} may be "
+        raise KernelError(errno.EACCES, f"{s.name}: the limits of IPC namespace {ns.name!r} may be "
                           f"set by its creator (uid {ns.owner_uid}) or root, not uid {euid}")
 
 

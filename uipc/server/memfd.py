@@ -131,7 +131,7 @@ class MemfdAllocator:
         try:
             if os.geteuid() == 0:
                 os.fchown(fd, uid, gid)
-            os.fchmod(fd, mode & 0o777)
+            os.fchmod(fd, mode & 0o7777)
         except OSError:
             pass
         return MemfdFile(fd, 0)
@@ -152,13 +152,16 @@ class MemfdAllocator:
         FMODE_READ for SHM_RDONLY; otherwise the daemon's O_RDWR file.
         """
         if isinstance(seg, MemfdFile):
-            # each shm_open is an open(2): its own open file (offset, flags);
-            # a mode the daemon itself may not open with falls back to a dup
+            # shm_open passes its access mode (O_RDONLY, O_WRONLY, O_RDWR, or 3)
+            # as ``readonly``; each shm_open is an open(2): its own open file
+            # (offset, flags); one the daemon's uid may not open itself (a
+            # per-user daemon, a mode without the owner's bits) falls back to
+            # a dup of its own O_RDWR file for O_RDWR
+            acc = int(readonly)
             try:
-                return os.open(f"/proc/self/fd/{seg.fd}",
-                               (os.O_RDONLY if readonly else os.O_RDWR) | os.O_CLOEXEC)
+                return os.open(f"/proc/self/fd/{seg.fd}", acc | os.O_CLOEXEC)
             except PermissionError:
-                if readonly:
+                if acc != os.O_RDWR:
                     raise
                 return os.dup(seg.fd)
         if readonly:
