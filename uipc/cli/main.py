@@ -11,6 +11,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sysctl": ("uipc.cli.sysctl", "read or set IPC limits of a namespace"),
     "run": ("uipc.cli.run", "run a command in a fresh or named IPC namespace"),
     "bench": ("uipc.cli.bench", "benchmarks against the kernel, multiprocessing and the floors"),
+    "ipcs": ("uipc.cli.ipcs", "show IPC facilities, as util-linux's ipcs"),
+    "ipcrm": ("uipc.cli.ipcrm", "remove IPC objects, as util-linux's ipcrm"),
+    "ipcmk": ("uipc.cli.ipcmk", "make IPC objects, as util-linux's ipcmk"),
+    "lsipc": ("uipc.cli.lsipc", "list IPC facilities, as util-linux's lsipc"),
 }
 
 

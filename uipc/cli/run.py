@@ -1,8 +1,11 @@
-"""`uipc run [--new-namespace [--name NAME] | --namespace NAME] -- CMD ARGS...`
+"""`uipc run [--new-namespace [--name NAME] | --namespace NAME] [--compat] -- CMD ARGS...`
 
 Runs CMD (and everything it forks or executes) in a uipc IPC namespace:
 a fresh one, freed with everything in it when its last process exits, as
-Linux frees an IPC namespace; or an existing one, joined by name.
+Linux frees an IPC namespace; or an existing one, joined by name.  With
+--compat, Python programs among them that `import sysv_ipc` or
+`import posix_ipc` get uipc's drop-in modules (uipc.compat), even where the
+real packages are installed.
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--new-namespace", action="store_true", help="run CMD in a fresh IPC namespace")
     g.add_argument("--namespace", metavar="NAME", help="run CMD in the existing namespace NAME")
     p.add_argument("--name", help="name for the new namespace (default: one is chosen)")
+    p.add_argument("--compat", action="store_true",
+                   help="`import sysv_ipc` / `import posix_ipc` give uipc's drop-in modules")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS...")
     return p
 
@@ -51,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"uipc run: {exc.strerror}", file=sys.stderr)
         return 1
     env.pop("UIPC_NAMESPACE_CREATE", None)
+    if args.compat:
+        from uipc.compat import environ_with_compat
+        env = environ_with_compat(env)
     try:
         child = subprocess.Popen(cmd, env=env)
     except OSError as exc:
