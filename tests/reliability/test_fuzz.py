@@ -50,7 +50,8 @@ def valid_frames(ns: str) -> list[bytes]:
         P.encode_request(op["sem_unlink"], 26, (), b"/fuzzs"),
         P.encode_request(op["shm_open"], 27, (0o102, 0o600), b"/fuzzm"),
         P.encode_request(op["shm_unlink"], 28, (), b"/fuzzm"),
-        P.encode_request(op["close"], 29, (1,)),
+        P.encode_request(op["close"], 29, (1, 0)),
+        P.encode_request(op["trace"], 30, (0,), b"msgsnd"),
     ]
 
 

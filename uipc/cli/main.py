@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ipcrm": ("uipc.cli.ipcrm", "remove IPC objects, as util-linux's ipcrm"),
     "ipcmk": ("uipc.cli.ipcmk", "make IPC objects, as util-linux's ipcmk"),
     "lsipc": ("uipc.cli.lsipc", "list IPC facilities, as util-linux's lsipc"),
+    "trace": ("uipc.cli.trace", "a live stream of IPC calls, strace-style"),
 }
 
 

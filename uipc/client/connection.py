@@ -203,6 +203,17 @@ class Connection:
             raise syscall_error(status, payload.decode("utf-8", "replace"))
         return payload, fds
 
+    def next_event(self) -> tuple[int, bytes]:
+        """Block for the next pushed event frame: (event code, payload)."""
+        while True:
+            rid, status, payload = self._next_reply(-1, None)
+            if rid != P.EVENT_REQ_ID:
+                continue
+            if status:
+                raise syscall_error(status, payload.decode("utf-8", "replace"))
+            (code,) = P.EVENT_HEADER.unpack_from(payload)
+            return code, payload[P.EVENT_HEADER.size:]
+
     def _too_big(self, op: P.Op, size: int) -> OSError:
         return OSError(errno.EINVAL, f"{os.strerror(errno.EINVAL)} ({op.name}: a request of "
                        f"{size} bytes exceeds the uipc daemon's frame limit ({self.max_frame} "

@@ -53,6 +53,7 @@
 #define UIPC_OP_SEM_POST 34
 #define UIPC_OP_SEM_TIMEDWAIT 35
 #define UIPC_OP_SEM_GETVALUE 36
+#define UIPC_OP_TRACE 100
 
 struct uipc_req_header { uint32_t length; uint32_t req_id; uint16_t op; } __attribute__((packed));
 struct uipc_reply_header { uint32_t length; uint32_t req_id; int32_t status; } __attribute__((packed));
@@ -83,7 +84,7 @@ struct uipc_mq_timedsend_args { uint64_t mqdes; uint32_t prio; uint8_t timed; in
 struct uipc_mq_timedreceive_args { uint64_t mqdes; uint64_t msgsize; uint8_t timed; int64_t tv_sec; int64_t tv_nsec; } __attribute__((packed));
 struct uipc_mq_notify_args { uint64_t mqdes; uint8_t has; int32_t notify; int32_t signo; int64_t value; int64_t cookie; } __attribute__((packed));
 struct uipc_mq_getsetattr_args { uint64_t mqdes; uint8_t set; int64_t mq_flags; } __attribute__((packed));
-struct uipc_close_args { uint64_t fd; } __attribute__((packed));
+struct uipc_close_args { uint64_t fd; uint8_t others; } __attribute__((packed));
 struct uipc_mq_fileinfo_args { uint64_t mqdes; } __attribute__((packed));
 struct uipc_shm_open_args { int32_t oflag; uint32_t mode; } __attribute__((packed));
 struct uipc_sem_open_args { int32_t oflag; uint32_t mode; uint32_t value; } __attribute__((packed));
@@ -91,6 +92,7 @@ struct uipc_sem_close_args { int64_t sem; } __attribute__((packed));
 struct uipc_sem_post_args { int64_t sem; } __attribute__((packed));
 struct uipc_sem_timedwait_args { int64_t sem; uint8_t flags; int64_t tv_sec; int64_t tv_nsec; } __attribute__((packed));
 struct uipc_sem_getvalue_args { int64_t sem; } __attribute__((packed));
+struct uipc_trace_args { int64_t pid; } __attribute__((packed));
 
 /* fixed results */
 struct uipc_hello_result { uint32_t version; int64_t pid; int64_t tid; uint64_t boot_id; uint32_t max_frame; } __attribute__((packed));

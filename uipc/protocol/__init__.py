@@ -152,6 +152,11 @@ CONTROL_OPS: tuple[Op, ...] = (
     Op(12, "interrupt", "I", ("target_req_id",), "", "none",
        "A signal interrupted the caller's blocked request: it completes with EINTR (or with "
        "its result if it completed first). This frame gets no reply of its own.", control=True),
+    Op(100, "trace", "q", ("pid",), "text", "none",
+       "Subscribe this connection to `uipc trace` events (code 2: one JSON record per call "
+       "that finishes in the caller's namespace, by a process the caller may inspect). pid: "
+       "only that process (0: all). Tail: syscall names to keep, comma-separated (empty: "
+       "all).", control=True),
 )
 
 #: every op: the control frames and the core's syscalls (uipc/protocol/table.py,
@@ -209,7 +214,7 @@ HELLO_CREATE_NS = 1
 EVENT_REQ_ID = 0
 EVENT_HEADER = struct.Struct("<H")
 #: event code -> name; mq_notify, signals and poll readiness will take codes here
-EVENTS: dict[int, str] = {1: "notify"}
+EVENTS: dict[int, str] = {1: "notify", 2: "trace"}
 
 
 def encode_event(code: int, payload: bytes = b"") -> bytes:

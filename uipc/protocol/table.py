@@ -30,7 +30,7 @@ SYSCALL_ROWS = (
     (23, 'mq_timedreceive', (('mqdes', 'u64'), ('msgsize', 'u64'), ('timed', 'u8'), ('tv_sec', 'i64'), ('tv_nsec', 'i64')), 'msg', 0, 'mq_timedreceive(3); timed 0: no timeout (mq_receive). Result: (priority, message)'),
     (24, 'mq_notify', (('mqdes', 'u64'), ('has', 'u8'), ('notify', 'i32'), ('signo', 'i32'), ('value', 'i64'), ('cookie', 'i64')), 'none', 0, "mq_notify(3); has 0: unregister (NULL). SIGEV_THREAD: the cookie is what the process's mq_notify_wait returns when it fires"),
     (25, 'mq_getsetattr', (('mqdes', 'u64'), ('set', 'u8'), ('mq_flags', 'i64')), 'ctl', 0, 'mq_getsetattr(2): mq_getattr (set 0) and mq_setattr. Result: the old attributes [mq_flags, mq_maxmsg, mq_msgsize, mq_curmsgs]'),
-    (26, 'close', (('fd', 'u64'),), 'none', 0, 'close(2) of a uipc descriptor (named by its st_ino), before the client closes its own'),
+    (26, 'close', (('fd', 'u64'), ('others', 'u8')), 'none', 0, "close(2) of a uipc descriptor (named by its st_ino), before the client closes its own: the file's ->flush for the caller; others 1: the process keeps other descriptors of the same open file (dup), which keep it open"),
     (27, 'mq_fileinfo', (('mqdes', 'u64'),), 'text', 0, "read(2) of a queue's descriptor: mqueue_read_file's QSIZE/NOTIFY line"),
     (28, 'mq_notify_wait', (), 'int', 0, "the SIGEV_THREAD helper's wait: the cookie of the next fired notification (negated: a registration removed without firing)"),
     (29, 'shm_open', (('oflag', 'i32'), ('mode', 'u32'), ('name', 'text')), 'memory', 1, "shm_open(3) (the client has applied its umask to mode). Replies with a descriptor of the file's memory (SCM_RIGHTS) opened with oflag's access mode"),

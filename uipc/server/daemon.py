@@ -149,6 +149,8 @@ class Daemon:
                 serving.answer(self.engine.complete())
             if self.files.pending():  # an exit, a timeout: doorbells and signals follow
                 self.files.apply()
+            if self.engine.tracers.touched:  # trace events out to their subscribers
+                serving.answer(self.engine.tracers.take_touched())
             if transport.dirty:
                 transport.flush_all()
             if kernel.freed_bytes:

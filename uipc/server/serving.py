@@ -146,6 +146,7 @@ class Connections:
         self.transport.close(conn)
         self.listener.resume()  # a descriptor is free
         task = conn.session.task
+        self.engine.tracers.drop(conn.session)
         if task is not None:
             self.conns.pop(task, None)
             self.engine.sessions.pop(task, None)
@@ -155,7 +156,9 @@ class Connections:
         """Their process exited: close their connections, quietly."""
         for task in tasks:
             conn = self.conns.pop(task, None)
-            self.engine.sessions.pop(task, None)
+            session = self.engine.sessions.pop(task, None)
+            if session is not None:
+                self.engine.tracers.drop(session)
             if conn is not None:
                 self.backlog.discard(conn)
                 self.transport.close(conn)

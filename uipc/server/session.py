@@ -29,12 +29,14 @@ from typing import Any, Callable
 from uipc import protocol as P
 from uipc.kernel import BLOCKED, Kernel, KernelError, Task
 from uipc.server.dispatch import Entry, build_entries
+from uipc.server.trace import Tracers
 
 log = logging.getLogger("uipc.daemon")
 
 _INTERRUPT = P.OPS_BY_NAME["interrupt"].code
 _INTERRUPT_ARGS = P.OPS_BY_NAME["interrupt"].struct
 _HELLO = P.OPS_BY_NAME["hello"]
+_TRACE = P.OPS_BY_NAME["trace"]
 #: bytes a held-back request is charged beyond its payload (its Python objects)
 DEFERRED_OVERHEAD = 128
 #: a reply, the memory objects whose descriptors ride with it, and what to
@@ -55,6 +57,8 @@ class Engine:
         self.entries: dict[int, Entry] = build_entries()
         #: the session of each task that said hello
         self.sessions: dict[Task, Session] = {}
+        #: `uipc trace` subscribers (uipc/server/trace.py)
+        self.tracers = Tracers()
 
     def complete(self) -> list["Session"]:
         """Route the kernel's completions to the sleeping sessions; returns
@@ -75,7 +79,7 @@ class Session:
     """The request state machine of one connection."""
 
     __slots__ = ("engine", "hello", "decoder", "task", "blocked", "deferred", "deferred_bytes",
-                 "chain_failed", "outbox", "closing", "label")
+                 "chain_failed", "outbox", "closing", "label", "traced")
 
     def __init__(self, engine: Engine, hello: HelloFn, label: str = "") -> None:
         self.engine = engine
@@ -92,6 +96,8 @@ class Session:
         #: a fatal error was answered: close once the outbox is sent
         self.closing = False
         self.label = label
+        #: the blocked request's arguments and start (CLOCK_MONOTONIC), while traced
+        self.traced: tuple[tuple[Any, ...], float] | None = None
 
     # --- input ------------------------------------------------------------
     def buffered(self) -> int:
@@ -160,11 +166,14 @@ class Session:
                        f"{entry.size}")
             return
         engine = self.engine
+        args: tuple[Any, ...] = ()
         try:
             args = entry.decode(entry.unpack(payload), payload[entry.size:])
             now, mono = engine.clock()
             result = engine.kernel.syscall(task, entry.spec.fn, *args, now=now, mono=mono)
         except KernelError as exc:
+            if engine.tracers:
+                engine.tracers.emit(task, entry, args, exc, engine.clock()[0], None)
             self._fail(req_id, flags, exc.errno, exc.detail)
             return
         except (P.ProtocolError, UnicodeDecodeError, struct.error, ValueError) as exc:
@@ -176,7 +185,11 @@ class Session:
             return
         if result is BLOCKED:
             self.blocked = (req_id, entry, flags)
+            if engine.tracers:
+                self.traced = (args, mono)
             return
+        if engine.tracers:
+            engine.tracers.emit(task, entry, args, result, now, None)
         self._reply(req_id, entry, flags, result)
 
     def completed(self, result: Any) -> None:
@@ -184,6 +197,11 @@ class Session:
         assert self.blocked is not None
         req_id, entry, flags = self.blocked
         self.blocked = None
+        if self.traced is not None:
+            (args, started), self.traced = self.traced, None
+            if self.engine.tracers and self.task is not None:
+                now, mono = self.engine.clock()
+                self.engine.tracers.emit(self.task, entry, args, result, now, mono - started)
         self._reply(req_id, entry, flags, result)
 
     def _control(self, req_id: int, code: int, flags: int, payload: bytes) -> None:
@@ -205,6 +223,18 @@ class Session:
             return
         if op is _HELLO:
             self._error(req_id, errno.EISCONN, "hello already done")
+        elif op is _TRACE:
+            st = _TRACE.struct
+            if len(payload) < st.size:
+                self._error(req_id, errno.EINVAL, f"trace: {len(payload)} bytes, needs {st.size}")
+                return
+            try:
+                names = payload[st.size:].decode()
+            except UnicodeDecodeError:
+                self._error(req_id, errno.EINVAL, "trace: syscall names are not UTF-8")
+                return
+            self.engine.tracers.subscribe(self, self.task, st.unpack_from(payload)[0], names)
+            self.outbox.append((P.encode_reply(req_id), _NOFDS, None))
         elif op is not None and op.code == _INTERRUPT:  # with flags set: they mean nothing
             self.interrupt(payload)
         else:
