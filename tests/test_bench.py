@@ -2,6 +2,7 @@
 finite and positive.  Not a timing assertion: speed lives in docs/benchmarks.md."""
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import re
@@ -11,7 +12,18 @@ import pytest
 
 from tests.helpers import Child
 from uipc.bench import libc as L
-from uipc.bench.run import render_markdown, run_all
+from uipc.bench.cases import have_posix_ipc
+from uipc.bench.run import NO_POSIX_IPC, render_markdown, run_all
+
+POSIX_LATENCY = {"uipc POSIX mq ping-pong", "kernel POSIX mq ping-pong (glibc mq_send/mq_receive)",
+                 "uipc POSIX named semaphore ping-pong", "glibc named semaphore ping-pong (sem_open)"}
+POSIX_IPC_LATENCY = {"posix_ipc mq ping-pong (kernel mq)",
+                     "posix_ipc named semaphore ping-pong (glibc's)"}
+
+
+def _bench_names_in_dev_shm() -> list[str]:
+    """glibc's named semaphores the bench rows made (sem.uipc-bench-*) still in /dev/shm."""
+    return sorted(n for n in os.listdir("/dev/shm") if n.startswith("sem.uipc-bench-"))
 
 
 def test_tiny_benchmark_produces_every_row() -> None:
@@ -37,6 +49,23 @@ def test_tiny_benchmark_produces_every_row() -> None:
         assert 0 < row["pinned"]["median_us"] <= row["pinned"]["p99_us"], name
     assert any(n.startswith("uipc SysV msg, batched") for n in res["throughput"])
     assert "## The floor, served by different loops" in table
+    # the POSIX rows: mq and named-semaphore ping-pongs, mq throughput at every size
+    # (root's kernel rows run in a private namespace whose fs.mqueue limits they set)
+    assert POSIX_LATENCY <= set(res["latency"])
+    if have_posix_ipc():
+        assert POSIX_IPC_LATENCY <= set(res["latency"])
+        assert {f"posix_ipc mq {size} B" for size in (64, 4096)} <= set(res["throughput"])
+    else:
+        assert not POSIX_IPC_LATENCY & set(res["latency"])
+        assert any(NO_POSIX_IPC in note for note in res["notes"])
+    assert {f"uipc POSIX mq {size} B" for size in (64, 4096, 65536)} <= set(res["throughput"])
+    for size in (64, 4096) + ((65536,) if res["kernel_ns"] == L.PRIVATE else ()):
+        assert f"kernel POSIX mq {size} B" in res["throughput"]
+    ratio = {t["target"]: t["value"] for t in res["targets"]}
+    for mode in ("pinned", "unpinned"):
+        assert ratio[f"POSIX mq ping-pong / SysV msg ping-pong ({mode})"] > 0
+    assert "| uipc POSIX mq ping-pong |" in table and "| uipc POSIX mq | 64 B |" in table
+    assert _bench_names_in_dev_shm() == []
     # root gets a private IPC namespace; anyone else at least a user namespace's here,
     # or the caller's own: the kernel rows above ran either way
     assert res["kernel_ns"] == L.PRIVATE if os.geteuid() == 0 else res["kernel_ns"] != L.PRIVATE
@@ -54,35 +83,66 @@ def _sysv_table() -> list[str]:
     return rows
 
 
-def _kernel_rows_in_the_callers_namespace() -> dict[str, object]:
+CLONE_NEWNS = 0x00020000
+MS_REC, MS_PRIVATE = 0x4000, 0x40000
+
+
+def _mount_mqueue(where: Path) -> None:
+    """Mount this IPC namespace's mqueue filesystem at ``where``, in a mount
+    namespace of this process's own (private, so the machine's never sees it)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                           ctypes.c_void_p]
+    L.check(libc.unshare(CLONE_NEWNS))
+    L.check(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None))
+    L.check(libc.mount(b"mqueue", os.fsencode(where), b"mqueue", 0, None))
+
+
+def _kernel_rows_in_the_callers_namespace(mqueue: Path) -> dict[str, object]:
     """In a fresh IPC namespace of our own (so its table is ours to read),
     run the kernel rows as a user without one would: mode SHARED."""
     L.enter_kernel_ns(L.kernel_ns_mode())
+    _mount_mqueue(mqueue)
     from uipc.bench import cases as C
     env = C.Env(Path("/nonexistent"), 0, pin=False, kernel_ns=L.SHARED)
-    before = _sysv_table()
+    before = _sysv_table() + sorted(os.listdir(mqueue))
     msgmax = L.read_sysctl("msgmax")
+    mq_limits = [L.read_mq_sysctl(n) for n in ("msg_max", "msgsize_max")]
     out = {
         "msg": C.kernel_msg_pingpong(env, 50).median_us,
         "sem": C.kernel_sem_pingpong(env, 50).median_us,
         "tput": C.kernel_msg_throughput(env, 50, 64),
         "too big": C.kernel_msg_throughput(env, 10, msgmax + 1),
         "shm": C.shm_bandwidth(env, 16, True),
+        "mq": C.kernel_mq_pingpong(env, 50).median_us,
+        "mq tput": C.kernel_mq_throughput(env, 50, 64),
+        "mq too big": C.kernel_mq_throughput(env, 10, mq_limits[1] + 1),
+        "glibc sem": C.glibc_sem_pingpong(env, 50).median_us,
     }
-    out.update(before=before, after=_sysv_table(), msgmax_after=L.read_sysctl("msgmax"),
-               msgmax=msgmax)
+    if C.have_posix_ipc():
+        out["posix_ipc"] = [C.posix_ipc_mq_pingpong(env, 50).median_us,  # type: ignore[union-attr]
+                            C.posix_ipc_mq_throughput(env, 50, 64),
+                            C.posix_ipc_sem_pingpong(env, 50).median_us]  # type: ignore[union-attr]
+    out.update(before=before, after=_sysv_table() + sorted(os.listdir(mqueue)),
+               msgmax_after=L.read_sysctl("msgmax"), msgmax=msgmax, mq_limits=mq_limits,
+               mq_limits_after=[L.read_mq_sysctl(n) for n in ("msg_max", "msgsize_max")])
     return out
 
 
 @pytest.mark.skipif(L.kernel_ns_mode() == L.SHARED,
                     reason="needs root or unprivileged user namespaces: the test reads an IPC "
                            "namespace of its own")
-def test_kernel_rows_in_the_callers_namespace_leave_nothing_behind() -> None:
+def test_kernel_rows_in_the_callers_namespace_leave_nothing_behind(tmp_path: Path) -> None:
     """Where no private IPC namespace is allowed, the kernel rows run in the
-    caller's: every object they made is gone afterwards and the machine's
-    limits are read, never written (a row above kernel.msgmax is skipped)."""
-    res = Child(_kernel_rows_in_the_callers_namespace).result(timeout=60)
+    caller's: every object they made is gone afterwards (SysV objects, POSIX
+    queues in its mqueue filesystem, glibc's semaphores in /dev/shm) and the
+    machine's limits are read, never written (a row above kernel.msgmax or
+    fs.mqueue.msgsize_max is skipped)."""
+    res = Child(lambda: _kernel_rows_in_the_callers_namespace(tmp_path)).result(timeout=60)
     assert res["before"] == [] and res["after"] == [], res["after"]
     assert res["msg"] > 0 and res["sem"] > 0 and res["tput"] > 0 and res["shm"] > 0
-    assert res["too big"] is None
-    assert res["msgmax_after"] == res["msgmax"]
+    assert res["mq"] > 0 and res["mq tput"] > 0 and res["glibc sem"] > 0
+    assert all(v > 0 for v in res.get("posix_ipc", []))
+    assert res["too big"] is None and res["mq too big"] is None
+    assert res["msgmax_after"] == res["msgmax"] and res["mq_limits_after"] == res["mq_limits"]
+    assert _bench_names_in_dev_shm() == []

@@ -102,7 +102,7 @@ def notify_err(w: World, t: Task, mqd: int, how: int, signo: int = 0) -> int:
 
 
 def close(w: World, t: Task, mqd: int) -> None:
-    w.call(t, "close", mqd)
+    w.call(t, "close", mqd, 0)
 
 
 def file_of(t: Task, mqd: int) -> File:
@@ -396,9 +396,9 @@ def test_ebadf_for_unknown_foreign_and_non_queue_descriptors(w: World) -> None:
         assert notify_err(w, who, mqd, SIGEV_NONE) == E.EBADF
         assert w.err(who, "mq_getsetattr", mqd, 0, 0) == E.EBADF
         assert w.err(who, "mq_fileinfo", mqd) == E.EBADF
-    assert w.err(t, "close", 424242) == E.EBADF
-    assert w.err(stranger, "close", ino) == E.EBADF
-    assert w.err(t, "close", 0) == E.EBADF
+    assert w.err(t, "close", 424242, 0) == E.EBADF
+    assert w.err(stranger, "close", ino, 0) == E.EBADF
+    assert w.err(t, "close", 0, 0) == E.EBADF
 
 
 def test_ebadf_for_the_wrong_access_mode_before_emsgsize(w: World) -> None:
@@ -982,3 +982,16 @@ def test_an_open_queue_outlives_its_namespace(w: World) -> None:
     assert open_err(w, child, "q", O_RDWR) == E.ENOENT  # its new namespace has no such name
     close(w, child, ino)
     assert w.k.mq_user_bytes == {}
+
+
+def test_close_with_another_descriptor_of_the_file_only_flushes(w: World) -> None:
+    """close(2) of one of two descriptors of one open file (a dup): ->flush
+    (the closer's notification goes), the file stays open for the process."""
+    t = w.proc_task()
+    q = mq_open(w, t, "dup")
+    w.call(t, "mq_notify", q, 1, SIGEV_NONE, 0, 0, 0)
+    w.call(t, "close", q, 1)
+    assert queue(t, q).notify is None
+    w.call(t, "mq_timedsend", q, 0, 0, 0, 0, b"still open")
+    close(w, t, q)
+    assert w.err(t, "mq_timedsend", q, 0, 0, 0, 0, b"x") == E.EBADF

@@ -125,9 +125,30 @@ def mq_close(mqd: int) -> None:
     ino = mqdes(mqd)
     if not ino:
         raise OSError(errno.EBADF, "mq_close: the descriptor is not open")
-    call(_CLOSE, (ino,))
+    # a dup of it (same open file) keeps the file open for this process; the
+    # daemon hears first (our close could otherwise reach it, through the
+    # doorbell, before this call does)
+    call(_CLOSE, (ino, int(_held_elsewhere(ino, mqd))))
     os.close(mqd)
     _open_count = max(0, _open_count - 1)
+
+
+def _held_elsewhere(ino: int, mqd: int) -> bool:
+    """Does a descriptor of this process other than ``mqd`` name the doorbell ``ino``?"""
+    target = f"pipe:[{ino}]"
+    try:
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        if fd == str(mqd):
+            continue
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == target:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def mq_unlink(name: str) -> None:

@@ -212,21 +212,30 @@ class SharedMemory:
         flags = (flags & ~os.O_ACCMODE) | (os.O_RDONLY if readonly else os.O_RDWR)
         self.fd: int = _ps.shm_open(name, flags, mode)
         self._map: mmap.mmap | None = None
+        #: mappings of earlier sizes, kept while views of them may live
+        self._old_maps: list[mmap.mmap] = []
         if size:
             os.ftruncate(self.fd, size)
 
     @property
     def size(self) -> int:
+        """The object's size (its mapping's, once the descriptor is closed)."""
+        if self.fd < 0:
+            return len(self._map) if self._map is not None else 0
         return os.fstat(self.fd).st_size
 
     @property
     def buf(self) -> memoryview:
-        """The object mapped (MAP_SHARED), at its current size."""
-        if self._map is None or len(self._map) != self.size:
-            if self._map is not None:
-                self._map.close()
-            access = mmap.ACCESS_READ if self.readonly else mmap.ACCESS_WRITE
-            self._map = mmap.mmap(self.fd, self.size, access=access)
+        """The object mapped (MAP_SHARED), at its current size (after
+        close_fd: the mapping made before)."""
+        if self._map is not None and (self.fd < 0 or len(self._map) == self.size):
+            return memoryview(self._map)
+        if self.fd < 0:
+            raise ValueError(f"{self.name}: the descriptor is closed and nothing was mapped")
+        if self._map is not None:  # it grew or shrank: a new mapping; views of the old stay valid
+            self._old_maps.append(self._map)
+        access = mmap.ACCESS_READ if self.readonly else mmap.ACCESS_WRITE
+        self._map = mmap.mmap(self.fd, self.size, access=access)
         return memoryview(self._map)
 
     def close_fd(self) -> None:
@@ -236,12 +245,12 @@ class SharedMemory:
             self.fd = -1
 
     def close(self) -> None:
-        if self._map is not None:
+        for m in [*self._old_maps, *([self._map] if self._map is not None else [])]:
             try:
-                self._map.close()
+                m.close()
             except BufferError:  # a memoryview of it is still alive: it goes with it
                 pass
-            self._map = None
+        self._map, self._old_maps = None, []
         self.close_fd()
 
     def unlink(self) -> None:
