@@ -486,12 +486,23 @@ def echo_floor(env: Env, iters: int) -> Latency:
 CLIENT_SPIN_US = 50
 
 
-def uipc_nonblocking_call(env: Env, iters: int, spin_us: int = 0) -> Latency:
-    """One uipc call that never blocks: semctl(GETVAL)."""
+def uipc_nonblocking_call(env: Env, iters: int, spin_us: int = 0, traced: bool = False) -> Latency:
+    """One uipc call that never blocks: semctl(GETVAL); ``traced``: while a
+    `uipc trace` subscriber (a thread of the runner) takes every record."""
     def body() -> Latency:
         import uipc
         if spin_us:
             uipc.configure(spin_us=spin_us)
+        if traced:
+            import threading
+            from uipc.client.trace import records
+            ready = threading.Event()
+
+            def drain() -> None:
+                for _ in records(on_ready=ready.set):
+                    pass
+            threading.Thread(target=drain, daemon=True).start()
+            ready.wait(10)
         s = uipc.semget(uipc.IPC_PRIVATE, 1, 0o600)
         samples = []
         clock = time.perf_counter_ns

@@ -19,6 +19,8 @@ LATENCY: dict[str, Callable[[C.Env, int], Any]] = {
     "uipc non-blocking call (semctl GETVAL)": C.uipc_nonblocking_call,
     f"uipc non-blocking call, client spinning (UIPC_SPIN_US={C.CLIENT_SPIN_US})":
         lambda env, iters: C.uipc_nonblocking_call(env, iters, C.CLIENT_SPIN_US),
+    "uipc non-blocking call, traced (one `uipc trace` subscriber)":
+        lambda env, iters: C.uipc_nonblocking_call(env, iters, traced=True),
     "uipc SysV msg ping-pong": C.uipc_msg_pingpong,
     f"uipc SysV msg ping-pong, clients spinning (UIPC_SPIN_US={C.CLIENT_SPIN_US})":
         lambda env, iters: C.uipc_msg_pingpong(env, iters, C.CLIENT_SPIN_US),
