@@ -56,6 +56,8 @@ class PosixSem:
     mode: int
     value: int
     linked: bool = True
+    #: the file's ctime: made (CLOCK_REALTIME)
+    ctime: float = 0.0
     #: processes that have it open (each with its open count)
     openers: dict["Process", int] = field(default_factory=dict)
     waiters: WaitQueue = field(default_factory=WaitQueue)
@@ -117,7 +119,8 @@ def sys_sem_open(k: "Kernel", task: Task, oflag: int, mode: int, value: int, nam
         if ns.quota is not None:
             ns.quota.charge("objects", cred.euid, key=(ns, cred.euid))
         ns.sem_file_ids += 1
-        sem = PosixSem(ns, ns.sem_file_ids, file, cred.euid, cred.egid, mode & 0o7777, value)
+        sem = PosixSem(ns, ns.sem_file_ids, file, cred.euid, cred.egid, mode & 0o7777, value,
+                       ctime=k.now)
         ns.sem_files[file] = sem
     else:
         if oflag & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL:

@@ -331,13 +331,14 @@ def _psem_entry(me: Viewer, s: Any) -> tuple[dict[str, Any], int]:
     waiters = _waiters(me, s.waiters, readable)
     return ({"name": "/" + s.name[4:], "id": s.sem_id, "linked": s.linked, "mode": s.mode,
              "uid": s.uid, "gid": s.gid, "value": s.value if readable else None,
+             "mtime": s.ctime,
              "openers": sorted(p.pid for p in s.openers), "waiters": waiters}, len(waiters))
 
 
 def _pshm_entry(kernel: Kernel, f: Any) -> tuple[dict[str, Any], int]:
     size = kernel.memory.size_of(f.memory) if hasattr(kernel.memory, "size_of") else None
     return ({"name": "/" + f.name, "ino": f.ino, "mode": f.mode, "uid": f.uid, "gid": f.gid,
-             "size": size}, 0)
+             "size": size, "mtime": f.ctime}, 0)
 
 
 def _shm_page(kernel: Kernel, me: Viewer, ns: IpcNamespace, page: _Page, cursor: int) -> None:
