@@ -366,7 +366,8 @@ def may_list_namespace(task: Task, ns: IpcNamespace) -> bool:
 def _namespace_entry(ns: IpcNamespace) -> tuple[dict[str, Any], int]:
     pids = sorted(p.pid for p in ns.processes)
     return ({"name": ns.name, "owner": ns.owner_uid, "processes": pids, "msg": len(ns.msg_ids),
-             "sem": len(ns.sem_ids), "shm": len(ns.shm_ids)}, len(pids))
+             "sem": len(ns.sem_ids), "shm": len(ns.shm_ids), "mqueue": len(ns.mq_all),
+             "posix_sem": len(ns.sem_files), "posix_shm": len(ns.shm_files)}, len(pids))
 
 
 def namespaces_page(kernel: Kernel, task: Task, start: str,
