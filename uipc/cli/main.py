@@ -16,6 +16,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ipcmk": ("uipc.cli.ipcmk", "make IPC objects, as util-linux's ipcmk"),
     "lsipc": ("uipc.cli.lsipc", "list IPC facilities, as util-linux's lsipc"),
     "trace": ("uipc.cli.trace", "a live stream of IPC calls, strace-style"),
+    "top": ("uipc.cli.top", "live view of a namespace's IPC objects and who waits on them"),
+    "explain": ("uipc.cli.explain", "who holds an IPC object, who waits on it, and why"),
 }
 
 

@@ -169,7 +169,8 @@ def _waiters(me: Viewer, queue: Iterable[Any], readable: bool,
     out = []
     for w in queue:
         if readable or me.may_inspect(w.task.process):
-            entry = {"pid": w.task.pid, "tid": w.task.tid, "op": w.op, "since": w.since}
+            entry = {"pid": w.task.pid, "tid": w.task.tid, "op": w.op, "since": w.since,
+                     "deadline": w.deadline}
             if extra is not None:
                 entry.update(extra(w))
             out.append(entry)
@@ -179,11 +180,14 @@ def _waiters(me: Viewer, queue: Iterable[Any], readable: bool,
 def _msg_entry(me: Viewer, msq: Any) -> tuple[dict[str, Any], int]:
     """sysvipc_msg_proc_show()'s columns, and the queue's sleepers."""
     readable = me.may_read(msq)
-    receivers = _waiters(me, msq.q_receivers, readable)
-    senders = _waiters(me, msq.q_senders, readable)
+    receivers = _waiters(me, msq.q_receivers, readable,
+                         lambda w: {"msgtyp": w.r_msgtype, "mode": w.r_mode,
+                                    "maxsize": w.r_maxsize})
+    senders = _waiters(me, msq.q_senders, readable, lambda w: {"msgsz": w.msgsz})
     entry = dict(_perm_fields(msq.perm), cbytes=msq.q_cbytes, qnum=msq.q_qnum,
-                 lspid=msq.q_lspid, lrpid=msq.q_lrpid, stime=msq.q_stime, rtime=msq.q_rtime,
-                 ctime=msq.q_ctime, readable=readable, receivers=receivers, senders=senders)
+                 qbytes=msq.q_qbytes, lspid=msq.q_lspid, lrpid=msq.q_lrpid, stime=msq.q_stime,
+                 rtime=msq.q_rtime, ctime=msq.q_ctime, readable=readable, receivers=receivers,
+                 senders=senders)
     return entry, len(receivers) + len(senders)
 
 
@@ -306,7 +310,8 @@ def _mq_entry(me: Viewer, q: Any) -> tuple[dict[str, Any], int]:
     senders = _waiters(me, q.e_wait_q[0], readable)
     receivers = _waiters(me, q.e_wait_q[1], readable)
     n = q.notify
-    entry = {"name": "/" + q.name, "ino": q.i_ino, "linked": q.linked, "mode": q.i_mode,
+    entry = {"name": "/" + q.name, "ino": q.i_ino, "linked": q.linked, "readable": readable,
+             "mode": q.i_mode,
              "uid": q.i_uid, "gid": q.i_gid, "maxmsg": q.mq_maxmsg, "msgsize": q.mq_msgsize,
              "curmsgs": q.mq_curmsgs, "qsize": q.qsize, "open_files": len(q.files),
              "notify": None if n is None else {"pid": n.owner.pid, "sigev_notify": n.sigev_notify,
