@@ -23,6 +23,7 @@ gone) fails its first call with :class:`DaemonRestarted`.
 """
 from __future__ import annotations
 
+import atexit
 import errno
 import os
 import socket
@@ -584,6 +585,17 @@ def hold_anchor() -> None:
             from uipc.client.control import ensure_daemon
             ensure_daemon(current_socket())
             _anchor = Connection(current_socket(), *_namespace_args())
+
+
+def _close_anchor_at_exit() -> None:
+    """The interpreter ends: the anchor and this thread's connection go
+    quietly (no unclosed-socket warning)."""
+    for conn in (_anchor, getattr(_local, "conn", None)):
+        if conn is not None and conn.pid == os.getpid():
+            conn.close()
+
+
+atexit.register(_close_anchor_at_exit)
 
 
 def _spin_us() -> int:
