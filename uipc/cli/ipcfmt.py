@@ -1,31 +1,23 @@
 """What util-linux's IPC tools (ipcs, lsipc) print values with, in Python.
 
-Each helper names the C it mirrors: ``lib/strutils.c`` size_to_human_string,
-``sys-utils/ipcutils.c`` ipc_print_size and ipc_print_perms, ctime(3),
-getpwuid(3)/getgrgid(3) with the numeric fallback, printf's ``%#o`` and
-``%-10.10s`` (which count *bytes*, not characters), and glibc's
-getopt_long(3) with its exact messages.
-
-Text is kept as ``str`` decoded with surrogateescape (as Python decodes
-passwd names), so ``encode_out`` gives back the exact bytes C would write.
+The IPC side of sys-utils/ipcutils.c and of the tools' own printing:
+user and group names with the numeric fallback (getpwuid/getgrgid),
+ipcs's owner and group columns and ipc_print_perms(), ipc_print_size(),
+the times ("Not set", ctime's short form, lsipc's make_time()), and the
+cells lsipc computes (PERMS, STATUS, USE%).  The C library and lib/strutils.c
+underneath are uipc.cli.libc and uipc.cli.strutils.
 """
 from __future__ import annotations
 
 import grp
-import locale
 import pwd
 import time
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Sequence
 
-UINT64_MAX = (1 << 64) - 1
-
-# lib/strutils.h: size_to_human_string() options
-SIZE_SUFFIX_1LETTER = 0
-SIZE_SUFFIX_3LETTER = 1 << 0
-SIZE_SUFFIX_SPACE = 1 << 1
-SIZE_DECIMAL_2DIGITS = 1 << 2
+from uipc import SHM_DEST, SHM_HUGETLB, SHM_LOCKED, SHM_NORESERVE
+from uipc.cli.libc import UINTMAX_MAX, alt_octal, cstr, ctime, decimal_point, u32
+from uipc.cli.strutils import SIZE_SUFFIX_1LETTER, size_to_human_string, xstrmode
+from uipc.cli.timeutils import strtime_iso, strtime_short
 
 # sys-utils/ipcutils.h: how ipcs prints sizes
 IPC_UNIT_DEFAULT = 0
@@ -33,40 +25,10 @@ IPC_UNIT_BYTES = 1
 IPC_UNIT_KB = 2
 IPC_UNIT_HUMAN = 3
 
+# lsipc.c's time formats (--time-format)
+TIME_SHORT, TIME_FULL, TIME_ISO = 1, 2, 3
+
 NOT_SET = "Not set"
-
-
-# --- C strings: byte widths ------------------------------------------------------
-
-def to_bytes(text: str) -> bytes:
-    """The bytes C has for ``text`` (names come decoded with surrogateescape)."""
-    return text.encode("utf-8", "surrogateescape")
-
-
-def encode_out(text: str) -> bytes:
-    """What to write to stdout for ``text``."""
-    return to_bytes(text)
-
-
-def cstr(text: str, width: int = 0, precision: int | None = None) -> str:
-    """printf's ``%-{width}.{precision}s`` (``width`` < 0 is left-aligned),
-    counting bytes as C does, so a multibyte name pads and truncates the same."""
-    raw = to_bytes(text)
-    if precision is not None:
-        raw = raw[:precision]
-    pad = b" " * max(abs(width) - len(raw), 0)
-    raw = raw + pad if width < 0 else pad + raw
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def alt_octal(value: int) -> str:
-    """printf's ``%#o``: a leading 0 (Python's ``%#o`` gives ``0o``)."""
-    return "0" if value == 0 else "0%o" % value
-
-
-def u32(value: int) -> int:
-    """An int as C's ``%u`` (or ``0x%08x``) sees it: modulo 2**32."""
-    return value & 0xFFFFFFFF
 
 
 # --- users and groups ------------------------------------------------------------
@@ -112,16 +74,6 @@ def perms_line(ident: int, mode: int, cuid: int, cgid: int, uid: int, gid: int) 
 
 # --- times -----------------------------------------------------------------------
 
-def ctime(t: int) -> str:
-    """ctime(3) without its newline: 'Wed Jun 30 21:49:08 1993' in local time
-    (C's asctime layout, which Python's asctime shares). A time localtime
-    cannot convert is NULL in C, which glibc's printf shows as '(null)'."""
-    try:
-        return time.asctime(time.localtime(t))
-    except (OverflowError, OSError, ValueError):
-        return "(null)"
-
-
 def ctime_or_not_set(t: int) -> str:
     """``t ? ctime(&t) : "Not set"``, as every ipcs time column does."""
     return ctime(t) if t else NOT_SET
@@ -132,57 +84,25 @@ def ctime_short(t: int) -> str:
     return ctime(t)[4:20] if t else NOT_SET
 
 
+class Clock:
+    """lsipc.c make_time(): one 'now' for the whole run, as its static timeval."""
+
+    def __init__(self, mode: int) -> None:
+        self.mode = mode
+        self.now: float | None = None
+
+    def __call__(self, t: int) -> str:
+        if self.mode == TIME_FULL:
+            return ctime(t)
+        tm = time.localtime(t)
+        if self.mode == TIME_ISO:
+            return strtime_iso(tm)
+        if self.now is None:
+            self.now = time.time()
+        return strtime_short(tm, time.localtime(self.now))
+
+
 # --- sizes -----------------------------------------------------------------------
-
-def _get_exp(n: int) -> int:
-    """get_exp(): the power of two (0, 10, ... 60) of n's unit."""
-    shift = 10
-    while shift <= 60:
-        if n < (1 << shift):
-            break
-        shift += 10
-    return shift - 10
-
-
-def decimal_point() -> str:
-    """localeconv()->decimal_point ("." when the locale has none)."""
-    try:
-        return locale.localeconv()["decimal_point"] or "."
-    except (locale.Error, KeyError):
-        return "."
-
-
-def size_to_human_string(size: int, options: int = SIZE_SUFFIX_1LETTER) -> str:
-    """lib/strutils.c size_to_human_string(): 9.8K, 16E, 5B, 1.5 KiB..."""
-    size &= UINT64_MAX
-    suffix = " " if options & SIZE_SUFFIX_SPACE else ""
-    exp = _get_exp(size)
-    letter = "BKMGTPE"[exp // 10 if exp else 0]
-    dec = size >> exp if exp else size
-    frac = size & ((1 << exp) - 1) if exp else 0
-    suffix += letter
-    if options & SIZE_SUFFIX_3LETTER and letter != "B":
-        suffix += "iB"
-    if frac:
-        # three digits after the decimal point, as uint64 arithmetic does
-        if frac >= UINT64_MAX // 1000:
-            frac = ((frac // 1024) * 1000) // (1 << (exp - 10))
-        else:
-            frac = (frac * 1000) // (1 << exp)
-        if options & SIZE_DECIMAL_2DIGITS:
-            frac = (frac + 5) // 10
-        else:
-            frac = ((frac + 50) // 100) * 10
-        if frac == 100:  # rounding overflowed
-            dec += 1
-            frac = 0
-    if frac:
-        text = "%d%s%02d" % (dec, decimal_point(), frac)
-        if text.endswith("0"):  # the extraneous zero
-            text = text[:-1]
-        return text + suffix
-    return "%d%s" % (dec, suffix)
-
 
 def print_size(unit: int, msg: str | None, size: int, end: str | None, width: int) -> str:
     """sys-utils/ipcutils.c ipc_print_size(): an optional 'msg = ' (with the
@@ -199,7 +119,7 @@ def print_size(unit: int, msg: str | None, size: int, end: str | None, width: in
         out += "%s (kbytes) = " % msg
     else:
         out += "%s = " % msg
-    size &= UINT64_MAX
+    size &= UINTMAX_MAX
     if unit in (IPC_UNIT_DEFAULT, IPC_UNIT_BYTES):
         out += "%*d" % (width, size)
     elif unit == IPC_UNIT_KB:
@@ -214,129 +134,35 @@ def print_size(unit: int, msg: str | None, size: int, end: str | None, width: in
 def u64_mul_saturating(a: int, b: int) -> int:
     """``(uint64_t) a * b``, replaced as ipcs does on overflow by the largest
     multiple of ``b`` (``UINT64_MAX - UINT64_MAX % b``)."""
-    product = (a * b) & UINT64_MAX
+    product = (a * b) & UINTMAX_MAX
     if a != 0 and product // a != b:
-        product = UINT64_MAX - (UINT64_MAX % b)
+        product = UINTMAX_MAX - (UINTMAX_MAX % b)
     return product
 
 
-# --- numbers from the command line -------------------------------------------------
+# --- lsipc's computed cells ----------------------------------------------------------
 
-class ParseError(Exception):
-    """A number util-linux's str2num_or_err() refuses; ``erange`` adds strerror(ERANGE)."""
-
-    def __init__(self, erange: bool) -> None:
-        super().__init__("Numerical result out of range" if erange else "")
-        self.erange = erange
+def perms(mode: int, numeric: bool) -> str:
+    """lsipc's PERMS column: ``%#o`` of ``mode & 0777`` with -P, else xstrmode()'s rw-r--r--."""
+    return alt_octal(mode & 0o777) if numeric else xstrmode(mode & 0o777)
 
 
-def strtos32(text: str) -> int:
-    """strtos32_or_err()'s parse: strtoimax base 10 (leading blanks and a
-    sign allowed, the whole string a number), then the int32 range."""
-    import re
-    m = re.match(r"[ \t\n\v\f\r]*([+-]?[0-9]+)", text)
-    if not m:
-        raise ParseError(False)  # nothing parsed: errno stays 0
-    value = int(m.group(1))
-    if not -(1 << 63) <= value < (1 << 63):
-        raise ParseError(True)  # strtoimax's ERANGE, even with junk after it
-    if m.end() != len(text):
-        raise ParseError(False)
-    if not -(1 << 31) <= value < (1 << 31):
-        raise ParseError(True)
-    return value
+def shm_status(mode: int) -> str:
+    """lsipc's STATUS column, with 2.38's commas (only "dest" sets one)."""
+    out, comma = "", False
+    if mode & SHM_DEST:
+        out, comma = "dest", True
+    for bit, word in ((SHM_LOCKED, "locked"), (SHM_HUGETLB, "hugetlb"),
+                      (SHM_NORESERVE, "noreserve")):
+        if mode & bit:
+            out += ("," if comma else "") + word
+    return out
 
 
-# --- glibc getopt_long -------------------------------------------------------------
-
-NO_ARGUMENT = 0
-REQUIRED_ARGUMENT = 1
-
-
-@dataclass(frozen=True)
-class LongOption:
-    """struct option: a name, whether it takes an argument, the value it returns."""
-    name: str
-    has_arg: int
-    val: str
-
-
-class GetoptError(Exception):
-    """getopt_long returned '?': the message glibc printed (without a newline)."""
-
-
-def getopt_long(prog: str, argv: Sequence[str], shortopts: str, longopts: Sequence[LongOption],
-                on_option: Callable[[str, str | None], None], posixly_correct: bool = False) -> list[str]:
-    """glibc getopt_long(3) over ``argv`` (without the program name): calls
-    ``on_option(val, optarg)`` for each option in order (so -h or -V can stop
-    there, as in C) and returns the non-options. Permutes unless
-    ``posixly_correct``; ``--`` ends the options; long options may be
-    abbreviated to a unique prefix. Raises GetoptError with glibc's message."""
-    rest: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        i += 1
-        if arg == "--":
-            rest.extend(argv[i:])
-            break
-        if arg.startswith("--"):
-            i = _long_option(prog, arg, argv, i, longopts, on_option)
-        elif arg.startswith("-") and arg != "-":
-            i = _short_options(prog, arg, argv, i, shortopts, on_option)
-        elif posixly_correct:
-            rest.extend(argv[i - 1:])
-            break
-        else:
-            rest.append(arg)
-    return rest
-
-
-def _long_option(prog: str, arg: str, argv: Sequence[str], i: int, longopts: Sequence[LongOption],
-                 on_option: Callable[[str, str | None], None]) -> int:
-    """process_long_option(): an exact name wins, else a unique prefix."""
-    body = arg[2:]
-    name, eq, value = body.partition("=")
-    exact = [o for o in longopts if o.name == name]
-    found = exact or [o for o in longopts if o.name.startswith(name)]
-    if not found:
-        raise GetoptError(f"{prog}: unrecognized option '--{body}'")
-    if len(found) > 1:
-        choices = "".join(f" '--{o.name}'" for o in found)
-        raise GetoptError(f"{prog}: option '--{body}' is ambiguous; possibilities:{choices}")
-    opt = found[0]
-    if opt.has_arg == NO_ARGUMENT:
-        if eq:
-            raise GetoptError(f"{prog}: option '--{opt.name}' doesn't allow an argument")
-        on_option(opt.val, None)
-        return i
-    if not eq:
-        if i >= len(argv):
-            raise GetoptError(f"{prog}: option '--{opt.name}' requires an argument")
-        value, i = argv[i], i + 1
-    on_option(opt.val, value)
-    return i
-
-
-def _short_options(prog: str, arg: str, argv: Sequence[str], i: int, shortopts: str,
-                   on_option: Callable[[str, str | None], None]) -> int:
-    """A cluster of short options (-qi0); an option's argument is the rest
-    of the cluster or the next word."""
-    j = 1
-    while j < len(arg):
-        c = arg[j]
-        j += 1
-        pos = shortopts.find(c)
-        if c == ":" or pos < 0:
-            raise GetoptError(f"{prog}: invalid option -- '{c}'")
-        if shortopts[pos + 1:pos + 2] == ":":
-            if j < len(arg):
-                value = arg[j:]
-            elif i < len(argv):
-                value, i = argv[i], i + 1
-            else:
-                raise GetoptError(f"{prog}: option requires an argument -- '{c}'")
-            on_option(c, value)
-            return i
-        on_option(c, None)
-    return i
+def use_percent(used: int, limit: int) -> str:
+    """lsipc's USE%: printf("%2.2f%%", (double) used / limit * 100), a zero limit included."""
+    if limit == 0:
+        text = "inf" if used else "-nan"
+    else:
+        text = "%2.2f" % (float(used) / float(limit) * 100)
+    return text.replace(".", decimal_point()) + "%"

@@ -7,308 +7,21 @@ anything failed: the C code counts failures but returns EXIT_FAILURE).
 2.41's POSIX options are here too: ``--posix-shmem/--posix-mqueue/
 --posix-semaphore NAME`` and ``--all=pshm|pmsg|psem``.  One option is
 uipc's own: ``--namespace NAME``, the uipc IPC namespace to act in.
-
-The first part of this module is the C library behaviour both ipcrm and
-ipcmk rely on and that their messages show: glibc's getopt_long (with its
-permutation and its error messages), strtoul/strtoimax, and util-linux's
-lib/strutils.c number parsers.
 """
 from __future__ import annotations
 
 import errno as E
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import Callable, NoReturn
+from typing import Callable
 
 from uipc.cli.common import attach
-
-# --- the C library, as util-linux's tools see it ------------------------------------------
-
-#: isspace() in the C locale
-C_SPACE = " \t\n\v\f\r"
-UINTMAX_MAX = (1 << 64) - 1
-INTMAX_MIN, INTMAX_MAX = -(1 << 63), (1 << 63) - 1
-INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def c_int32(value: int) -> int:
-    """A C cast to (int) or (key_t): the low 32 bits, two's complement."""
-    value &= 0xFFFFFFFF
-    return value - (1 << 32) if value > INT32_MAX else value
-
-
-def _digit(ch: str, base: int) -> int:
-    """The value of an ASCII digit in ``base``, or -1."""
-    d = _DIGITS.find(ch.lower()) if ch.isascii() and ch else -1
-    return d if 0 <= d < base else -1
-
-
-@dataclass(frozen=True)
-class Conversion:
-    """What strtoul(3)/strtoimax(3) give: the value, where the conversion
-    stopped (0 when nothing was converted: ``endptr == nptr``) and errno."""
-
-    value: int
-    end: int
-    errno: int = 0
-
-
-def c_strtol(s: str, base: int, signed: bool) -> Conversion:
-    """glibc's strtoul/strtoumax (``signed`` False) and strtoimax (True).
-
-    Leading C-locale spaces, one sign, a "0x" prefix for base 0 or 16 and a
-    "0" (octal) for base 0, as stdlib/strtol_l.c; a negative number wraps
-    for the unsigned ones; overflow saturates with ERANGE.  "0x" without a
-    hex digit after it converts the "0" and stops at the 'x'.
-    """
-    i, n = 0, len(s)
-    while i < n and s[i] in C_SPACE:
-        i += 1
-    negative = i < n and s[i] == "-"
-    if i < n and s[i] in "+-":
-        i += 1
-    if s[i:i + 1] == "0" and base in (0, 16) and s[i + 1:i + 2] in ("x", "X"):
-        if _digit(s[i + 2:i + 3], 16) < 0:
-            return Conversion(0, i + 1)
-        i, base = i + 2, 16
-    elif base == 0:
-        base = 8 if s[i:i + 1] == "0" else 10
-    start, value = i, 0
-    while i < n and (d := _digit(s[i], base)) >= 0:
-        value = value * base + d
-        i += 1
-    if i == start:
-        return Conversion(0, 0)
-    if not signed:
-        if value > UINTMAX_MAX:
-            return Conversion(UINTMAX_MAX, i, E.ERANGE)
-        return Conversion((-value) & UINTMAX_MAX if negative else value, i)
-    value = -value if negative else value
-    if value > INTMAX_MAX:
-        return Conversion(INTMAX_MAX, i, E.ERANGE)
-    if value < INTMAX_MIN:
-        return Conversion(INTMAX_MIN, i, E.ERANGE)
-    return Conversion(value, i)
-
-
-def strerror(errno: int) -> str:
-    """glibc's strerror(): os.strerror is the C library's (0 is "Success")."""
-    return os.strerror(errno)
-
-
-_LOCALE_CATEGORIES = ("LC_CTYPE", "LC_NUMERIC", "LC_TIME", "LC_COLLATE", "LC_MONETARY",
-                      "LC_MESSAGES", "LC_PAPER", "LC_NAME", "LC_ADDRESS", "LC_TELEPHONE",
-                      "LC_MEASUREMENT", "LC_IDENTIFICATION")
-
-
-def startup_errno() -> int:
-    """errno as util-linux's main() leaves it when it starts parsing options.
-
-    setlocale(LC_ALL, "") looks for a locale archive that Debian does not
-    ship (ENOENT) unless every category is the built-in C/POSIX locale; the
-    value shows where ipcrm prints errno without a call having set it
-    (``ipcrm -Q ""``: "failed to parse argument: '': No such file or directory").
-    """
-    env = os.environ
-    for cat in _LOCALE_CATEGORIES:
-        name = env.get("LC_ALL") or env.get(cat) or env.get("LANG") or ""
-        if name not in ("", "C", "POSIX"):
-            return E.ENOENT
-    return 0
-
-
-def c_stdio() -> None:
-    """Buffer stdout as C's stdio does (by line on a terminal, else until
-    exit; stderr unbuffered), even under PYTHONUNBUFFERED, so that output
-    sent to one pipe (2>&1) comes in util-linux's order."""
-    reconfigure = getattr(sys.stdout, "reconfigure", None)
-    if reconfigure is not None:
-        reconfigure(line_buffering=sys.stdout.isatty(), write_through=False)
-
-
-class Tool:
-    """util-linux's error reporting for one program (include/c.h, err(3))."""
-
-    def __init__(self, prog: str) -> None:
-        self.prog = prog
-        c_stdio()
-
-    def out(self, line: str) -> None:
-        sys.stdout.write(line + "\n")
-
-    def warnx(self, message: str) -> None:
-        """warnx(3): 'prog: message' on stderr."""
-        sys.stderr.write(f"{self.prog}: {message}\n")
-
-    def errx(self, message: str, status: int = 1) -> NoReturn:
-        """errx(3): warnx and exit."""
-        self.warnx(message)
-        raise SystemExit(status)
-
-    def err(self, message: str, errno: int, status: int = 1) -> NoReturn:
-        """err(3): 'prog: message: strerror(errno)' and exit."""
-        self.errx(f"{message}: {strerror(errno)}", status)
-
-    def errtryhelp(self) -> NoReturn:
-        """include/c.h errtryhelp(EXIT_FAILURE)."""
-        sys.stderr.write(f"Try '{self.prog} --help' for more information.\n")
-        raise SystemExit(1)
-
-    def strtos32_or_err(self, s: str, message: str) -> int:
-        """lib/strutils.c str2num_or_err(s, 10, message, INT32_MIN, INT32_MAX)."""
-        conv = c_strtol(s, 10, signed=True)
-        bad = not s or conv.errno or conv.end != len(s)
-        errno = conv.errno if s else 0
-        if not bad and not INT32_MIN <= conv.value <= INT32_MAX:
-            bad, errno = True, E.ERANGE
-        if bad:
-            if errno == E.ERANGE:
-                self.err(f"{message}: '{s}'", errno)
-            self.errx(f"{message}: '{s}'")
-        return conv.value
-
-
-# --- glibc's getopt_long ------------------------------------------------------------------
-
-NO_ARGUMENT, REQUIRED_ARGUMENT, OPTIONAL_ARGUMENT = 0, 1, 2
-#: the value an option error gives (getopt's '?'); its argument is the message
-ERROR = "?"
-
-
-@dataclass(frozen=True)
-class LongOption:
-    """One entry of getopt_long's ``struct option`` table."""
-
-    name: str
-    has_arg: int
-    val: str
-
-
-@dataclass
-class Parsed:
-    """getopt_long's results in order: ``(val, optarg)`` pairs -- the last
-    may be ``(ERROR, message)``, after which the tools exit -- and the
-    arguments left over (argv[optind:] after glibc's permutation)."""
-
-    options: list[tuple[str, str | None]] = field(default_factory=list)
-    operands: list[str] = field(default_factory=list)
-
-    def last(self, val: str) -> str | None:
-        """The argument of the last ``val`` option before any error."""
-        found = None
-        for v, arg in self.options:
-            if v == ERROR:
-                break
-            if v == val:
-                found = arg
-        return found
-
-
-def _short_table(optstring: str) -> dict[str, int]:
-    """"q:a::v" -> {"q": REQUIRED_ARGUMENT, "a": OPTIONAL_ARGUMENT, "v": NO_ARGUMENT}."""
-    table, i = {}, 0
-    spec = optstring.lstrip("+-:")
-    while i < len(spec):
-        c, colons = spec[i], len(spec[i + 1:]) - len(spec[i + 1:].lstrip(":"))
-        table[c] = min(colons, 2)
-        i += 1 + colons
-    return table
-
-
-def getopt_long(prog: str, args: list[str], optstring: str,
-                longopts: tuple[LongOption, ...]) -> Parsed:
-    """glibc's getopt_long over ``args`` (argv[1:]), posix/getopt.c.
-
-    Options are taken wherever they are (non-options are moved to the end,
-    unless POSIXLY_CORRECT is set or ``optstring`` starts with '+'); "--"
-    ends them.  Parsing stops at the first error, whose message is glibc's
-    (with ``prog`` as argv[0]), since both tools exit there.
-    """
-    short = _short_table(optstring)
-    in_order = optstring.startswith("+") or "POSIXLY_CORRECT" in os.environ
-    parsed, i = Parsed(), 0
-    while i < len(args):
-        arg = args[i]
-        i += 1
-        if arg == "--":
-            parsed.operands += args[i:]
-            break
-        if arg.startswith("--"):
-            i = _long_option(prog, arg[2:], args, i, longopts, parsed)
-        elif arg.startswith("-") and arg != "-":
-            i = _short_options(prog, arg, args, i, short, parsed)
-        else:
-            parsed.operands.append(arg)
-            if in_order:
-                parsed.operands += args[i:]
-                break
-        if parsed.options and parsed.options[-1][0] == ERROR:
-            break
-    return parsed
-
-
-def _long_option(prog: str, body: str, args: list[str], i: int,
-                 longopts: tuple[LongOption, ...], parsed: Parsed) -> int:
-    """One "--name[=value]": exact names first, then unambiguous prefixes
-    (posix/getopt.c process_long_option)."""
-    name, eq, value = body.partition("=")
-    found = [o for o in longopts if o.name == name]
-    if not found:
-        found = [o for o in longopts if o.name.startswith(name)]
-        if found:
-            first = found[0]
-            ambiguous = [o for o in found if (o.has_arg, o.val) != (first.has_arg, first.val)]
-            if ambiguous:
-                names = "".join(f" '--{o.name}'" for o in [first] + ambiguous)
-                parsed.options.append((ERROR, f"{prog}: option '--{body}' is ambiguous; "
-                                              f"possibilities:{names}"))
-                return i
-    if not found:
-        parsed.options.append((ERROR, f"{prog}: unrecognized option '--{body}'"))
-        return i
-    opt = found[0]
-    if opt.has_arg == NO_ARGUMENT:
-        if eq:
-            parsed.options.append((ERROR, f"{prog}: option '--{opt.name}' doesn't allow an "
-                                          "argument"))
-            return i
-        parsed.options.append((opt.val, None))
-    elif eq:
-        parsed.options.append((opt.val, value))
-    elif opt.has_arg == OPTIONAL_ARGUMENT:
-        parsed.options.append((opt.val, None))
-    elif i < len(args):
-        parsed.options.append((opt.val, args[i]))
-        i += 1
-    else:
-        parsed.options.append((ERROR, f"{prog}: option '--{opt.name}' requires an argument"))
-    return i
-
-
-def _short_options(prog: str, arg: str, args: list[str], i: int, short: dict[str, int],
-                   parsed: Parsed) -> int:
-    """One "-abc" cluster: a letter taking an argument takes the rest of the
-    word (or, if it is required, the next word)."""
-    for j, c in enumerate(arg[1:], start=2):
-        has_arg = short.get(c)
-        if has_arg is None or c in ":;":
-            parsed.options.append((ERROR, f"{prog}: invalid option -- '{c}'"))
-            return i
-        if has_arg == NO_ARGUMENT:
-            parsed.options.append((c, None))
-            continue
-        rest = arg[j:]
-        if rest or has_arg == OPTIONAL_ARGUMENT:
-            parsed.options.append((c, rest or None))
-        elif i < len(args):
-            parsed.options.append((c, args[i]))
-            i += 1
-        else:
-            parsed.options.append((ERROR, f"{prog}: option requires an argument -- '{c}'"))
-        return i
-    return i
+from uipc.cli.getopt import (
+    ERROR, NO_ARGUMENT, OPTIONAL_ARGUMENT, REQUIRED_ARGUMENT, LongOption, getopt_long,
+)
+from uipc.cli.libc import c_int32, c_stdio, c_strtol, startup_errno
+from uipc.cli.strutils import strtos32_or_err
+from uipc.cli.tool import Tool, help_options
 
 
 def leading_namespace(args: list[str]) -> tuple[str | None, list[str]]:
@@ -321,19 +34,6 @@ def leading_namespace(args: list[str]) -> tuple[str | None, list[str]]:
         return args[0].partition("=")[2], args[1:]
     return None, args
 
-
-def help_options(width: int) -> str:
-    """include/c.h USAGE_HELP_OPTIONS(width)."""
-    return (f"{' -h, --help':<{width}}display this help\n"
-            f"{' -V, --version':<{width}}display version\n")
-
-
-def version_line(prog: str) -> str:
-    from uipc import __version__
-    return f"{prog} from uipc {__version__} (util-linux 2.41 compatible)"
-
-
-# --- ipcrm ---------------------------------------------------------------------------------
 
 PROG = "ipcrm"
 SHM, PSHM, SEM, PSEM, MSG, PMSG, ALL = "shm", "pshm", "sem", "psem", "msg", "pmsg", "all"
@@ -439,6 +139,7 @@ class Ipcrm(Tool):
 
     def __init__(self, namespace: str | None) -> None:
         super().__init__(PROG)
+        c_stdio()
         self.namespace = namespace
         self.verbose = False
         #: the C errno where ipcrm prints it without having set it (strtokey)
@@ -518,7 +219,7 @@ class Ipcrm(Tool):
             if ident < 0:
                 return 1
         else:
-            ident = self.strtos32_or_err(arg, "failed to parse argument")
+            ident = strtos32_or_err(self, arg, "failed to parse argument")
             self.errno = 0  # ul_strtos64 clears it
         return self.remove_id(kind, iskey, ident)
 
@@ -655,8 +356,7 @@ class Ipcrm(Tool):
         failures, rm_all, what_all = 0, False, ALL
         for val, arg in parsed.options:
             if val == ERROR:
-                sys.stderr.write(f"{arg}\n")
-                self.errtryhelp()
+                self.bad_option(arg or "")
             elif val in _BY_LETTER:
                 failures += self.remove_option(val, arg or "")
             elif val in _POSIX_OPTS:
@@ -666,11 +366,9 @@ class Ipcrm(Tool):
             elif val == "v":
                 self.verbose = True
             elif val == "h":
-                sys.stdout.write(USAGE)
-                raise SystemExit(0)
+                self.usage(USAGE)
             elif val == "V":
-                self.out(version_line(PROG))
-                raise SystemExit(0)
+                self.print_version("util-linux 2.41 compatible")
         if rm_all and self.remove_all(what_all):
             failures += 1
         if parsed.operands:

@@ -3,8 +3,8 @@
 Mirrors ``sys-utils/ipcs.c`` (the output) and ``sys-utils/ipcutils.c`` (the
 data). util-linux reads /proc/sysvipc when it can, and falls back to the
 syscalls otherwise; uipc has no /proc, so the data comes from uipc's
-syscalls, chosen so that what is printed is what the /proc path prints on
-the real kernel:
+syscalls (uipc.cli.ipcutils, shared with lsipc), chosen so that what is
+printed is what the /proc path prints on the real kernel:
 
 - the objects: ``*_INFO`` for the highest index, then ``*_STAT_ANY`` per
   index (which, like /proc/sysvipc, needs no read permission);
@@ -26,15 +26,21 @@ import errno
 import os
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import uipc
 from uipc.cli import ipcfmt as F
 from uipc.cli.common import attach
-from uipc.client.batch import MAX_BATCH
+from uipc.cli.getopt import ERROR, NO_ARGUMENT, REQUIRED_ARGUMENT, LongOption, getopt_long
+from uipc.cli.ipcutils import Fatal, objects, sem_elements
+from uipc.cli.libc import alt_octal, ctime, setlocale_all, strerror_of, to_bytes, u32
+from uipc.cli.strutils import strtos32_or_err
+from uipc.cli.tool import Tool, help_options, version_line
 
 PROG = "ipcs"
 VERSION = "2.38.1"
+TOOL = Tool(PROG)
+warnx = TOOL.warnx
 
 # ipcs.c enum output_formats
 NOTSPECIFIED, LIMITS, STATUS, CREATOR, TIME, PID = range(6)
@@ -43,22 +49,22 @@ _OPT_NAMESPACE = "namespace"
 
 SHORTOPTS = "i:qmsatpclubVh"
 LONGOPTS = (
-    F.LongOption("id", F.REQUIRED_ARGUMENT, "i"),
-    F.LongOption("queues", F.NO_ARGUMENT, "q"),
-    F.LongOption("shmems", F.NO_ARGUMENT, "m"),
-    F.LongOption("semaphores", F.NO_ARGUMENT, "s"),
-    F.LongOption("all", F.NO_ARGUMENT, "a"),
-    F.LongOption("time", F.NO_ARGUMENT, "t"),
-    F.LongOption("pid", F.NO_ARGUMENT, "p"),
-    F.LongOption("creator", F.NO_ARGUMENT, "c"),
-    F.LongOption("limits", F.NO_ARGUMENT, "l"),
-    F.LongOption("summary", F.NO_ARGUMENT, "u"),
-    F.LongOption("human", F.NO_ARGUMENT, _OPT_HUMAN),
-    F.LongOption("bytes", F.NO_ARGUMENT, "b"),
-    F.LongOption("version", F.NO_ARGUMENT, "V"),
-    F.LongOption("help", F.NO_ARGUMENT, "h"),
+    LongOption("id", REQUIRED_ARGUMENT, "i"),
+    LongOption("queues", NO_ARGUMENT, "q"),
+    LongOption("shmems", NO_ARGUMENT, "m"),
+    LongOption("semaphores", NO_ARGUMENT, "s"),
+    LongOption("all", NO_ARGUMENT, "a"),
+    LongOption("time", NO_ARGUMENT, "t"),
+    LongOption("pid", NO_ARGUMENT, "p"),
+    LongOption("creator", NO_ARGUMENT, "c"),
+    LongOption("limits", NO_ARGUMENT, "l"),
+    LongOption("summary", NO_ARGUMENT, "u"),
+    LongOption("human", NO_ARGUMENT, _OPT_HUMAN),
+    LongOption("bytes", NO_ARGUMENT, "b"),
+    LongOption("version", NO_ARGUMENT, "V"),
+    LongOption("help", NO_ARGUMENT, "h"),
     # uipc's own: util-linux has no namespace to name (it uses the caller's)
-    F.LongOption("namespace", F.REQUIRED_ARGUMENT, _OPT_NAMESPACE),
+    LongOption("namespace", REQUIRED_ARGUMENT, _OPT_NAMESPACE),
 )
 
 USAGE = """
@@ -70,9 +76,7 @@ Show information on IPC facilities.
 
 Options:
  -i, --id <id>  print details on resource identified by <id>
- -h, --help     display this help
- -V, --version  display version
-     --namespace <name>  the uipc IPC namespace (default: this process's)
+""" + help_options(16) + """     --namespace <name>  the uipc IPC namespace (default: this process's)
 
 Resource options:
  -m, --shmems      shared memory segments
@@ -91,14 +95,6 @@ Output options:
 
 For more details see ipcs(1).
 """
-
-
-class _Exit(Exception):
-    """Leave main() with this status (after what is buffered is written)."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
 
 
 @dataclass
@@ -125,7 +121,7 @@ class Output:
         self.parts.append(text)
 
     def flush_to(self, stream: Any) -> None:
-        data = F.encode_out("".join(self.parts))
+        data = to_bytes("".join(self.parts))
         self.parts.clear()
         if stream is None:  # started with stdout closed
             if data:
@@ -141,20 +137,17 @@ class Output:
             stream.flush()
 
 
-def warnx(message: str) -> None:
-    """util-linux's warnx(): 'ipcs: message' on stderr."""
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
-
-
 # --- the command line ----------------------------------------------------------------
 
 def parse_args(argv: list[str], out: Output) -> Options:
-    """ipcs.c main()'s getopt_long loop; -h and -V end it as they do in C."""
+    """ipcs.c main()'s getopt_long loop; -h and -V end it as they do in C
+    (SystemExit: main() still writes what is buffered)."""
     opts = Options()
-
-    def on_option(val: str, arg: str | None) -> None:
-        if val == "i":
-            opts.ident = _parse_id(arg or "")
+    for val, arg in getopt_long(PROG, argv, SHORTOPTS, LONGOPTS).options:
+        if val == ERROR:
+            TOOL.bad_option(arg or "")
+        elif val == "i":
+            opts.ident = strtos32_or_err(TOOL, arg or "", "failed to parse id argument")
             opts.specific = True
         elif val == "a":
             opts.msg = opts.shm = opts.sem = True
@@ -170,131 +163,17 @@ def parse_args(argv: list[str], out: Output) -> Options:
             opts.namespace = arg
         elif val == "h":
             out.write(USAGE)
-            raise _Exit(0)
+            raise SystemExit(0)
         elif val == "V":
-            from uipc import __version__
-            out.write(f"{PROG} from uipc {__version__} (util-linux {VERSION})\n")
-            raise _Exit(0)
-
-    try:
-        F.getopt_long(PROG, argv, SHORTOPTS, LONGOPTS, on_option,
-                      posixly_correct="POSIXLY_CORRECT" in os.environ)
-    except F.GetoptError as exc:
-        print(exc, file=sys.stderr)
-        print(f"Try '{PROG} --help' for more information.", file=sys.stderr)
-        raise _Exit(1) from None
+            out.write(version_line(PROG, f"util-linux {VERSION}") + "\n")
+            raise SystemExit(0)
     return opts
 
 
-def _parse_id(text: str) -> int:
-    """strtos32_or_err(optarg, "failed to parse id argument")."""
-    try:
-        return F.strtos32(text)
-    except F.ParseError as exc:
-        tail = f": {os.strerror(errno.ERANGE)}" if exc.erange else ""
-        warnx(f"failed to parse id argument: '{text}'{tail}")
-        raise _Exit(1) from None
-
-
-# --- data: ipcutils.c ------------------------------------------------------------------
-
-def scan(ctl: Callable[[int, int], Any], info_cmd: int, stat_cmd: int) -> Iterator[tuple[int, Any]]:
-    """ipcutils.c's fallback loop: ``*_INFO`` for the highest index, then
-    ``*_STAT_ANY`` of each index; (id, ds) of the ones that answer."""
-    try:
-        maxid, _ = ctl(0, info_cmd)
-    except ConnectionError:
-        raise
-    except OSError:
-        return
-    for index in range(maxid + 1):
-        try:
-            yield ctl(index, stat_cmd)
-        except ConnectionError:
-            raise
-        except OSError:
-            continue  # a free index (EINVAL), as C skips any failure
-
-
-def find(ctl: Callable[[int, int], Any], info_cmd: int, stat_cmd: int, ident: int) -> tuple[int, Any] | None:
-    """ipc_*_get_info(id): the object with this id, or for a negative id the
-    first one (util-linux tests ``id > -1``). A non-negative id lives at one
-    index (ipcid_to_idx), so that one is asked instead of every index."""
-    if ident < 0:
-        return next(scan(ctl, info_cmd, stat_cmd), None)
-    try:
-        found = ctl(ident % uipc.SEQ_MULTIPLIER, stat_cmd)
-    except ConnectionError:
-        raise
-    except OSError:
-        return None
-    return found if found[0] == ident else None
-
-
-def _msgctl(index: int, cmd: int) -> Any:
-    return uipc.msgctl(index, cmd)
-
-
-def _shmctl(index: int, cmd: int) -> Any:
-    return uipc.shmctl(index, cmd)
-
-
-def _semctl(index: int, cmd: int) -> Any:
-    return uipc.semctl(index, 0, cmd)
-
-
-def msgs() -> Iterator[tuple[int, Any]]:
-    return scan(_msgctl, uipc.MSG_INFO, uipc.MSG_STAT_ANY)
-
-
-def shms() -> Iterator[tuple[int, Any]]:
-    return scan(_shmctl, uipc.SHM_INFO, uipc.SHM_STAT_ANY)
-
-
-def sems() -> Iterator[tuple[int, Any]]:
-    return scan(_semctl, uipc.SEM_INFO, uipc.SEM_STAT_ANY)
-
-
-@dataclass(frozen=True)
-class SemElem:
-    """struct sem_elem."""
-    semval: int
-    ncount: int
-    zcount: int
-    pid: int
-
-
-#: get_sem_elements()'s calls per semaphore, in its order (SemElem's fields)
-_ELEM_CMDS = ("GETVAL", "GETNCNT", "GETZCNT", "GETPID")
-
-
-def sem_elements(semid: int, nsems: int) -> list[SemElem]:
-    """get_sem_elements(): four semctl calls per semaphore, in util-linux's
-    order, sent as unlinked batches; the first failure is util-linux's
-    ``err("semctl(GETVAL) failed")``."""
-    per_batch = MAX_BATCH // len(_ELEM_CMDS)
-    values: list[int] = []
-    for start in range(0, nsems, per_batch):
-        batch = uipc.Batch(link=False)
-        for num in range(start, min(start + per_batch, nsems)):
-            for name in _ELEM_CMDS:
-                batch.semctl(semid, num, getattr(uipc, name))
-        try:
-            results = batch.submit()
-        except uipc.BatchError as exc:
-            results = exc.results
-        for k, result in enumerate(results):
-            if isinstance(result, OSError):
-                if isinstance(result, ConnectionError):
-                    raise result
-                # err() prints strerror(errno), not uipc's longer explanation
-                raise _Fatal(f"semctl({_ELEM_CMDS[k % 4]}) failed: {os.strerror(result.errno)}")
-        values.extend(results)
-    return [SemElem(*values[i:i + 4]) for i in range(0, len(values), 4)]
-
-
-class _Fatal(Exception):
-    """util-linux's err(EXIT_FAILURE, ...): the message, then exit 1."""
+def find(kind: str, ident: int) -> tuple[int, Any] | None:
+    """ipc_*_get_info(id) as print_*() use it: the object with this id, or
+    for a negative id the first one (util-linux tests ``id > -1``)."""
+    return next(objects(kind, ident), None)
 
 
 # --- output: ipcs.c --------------------------------------------------------------------
@@ -339,7 +218,7 @@ def do_msg(out: Output, fmt: int, unit: int) -> None:
                                " bytes\n" if unit == F.IPC_UNIT_DEFAULT else "\n", 0))
         return
     out.write(_MSG_HEADERS.get(fmt) or _msg_default_header(unit))
-    for msqid, ds in msgs():
+    for msqid, ds in objects("msg"):
         out.write(msg_row(fmt, unit, msqid, ds))
 
 
@@ -372,7 +251,7 @@ def msg_row(fmt: int, unit: int, msqid: int, ds: Any) -> str:
                 + " %-20.16s\n" % F.ctime_short(ds.msg_ctime))
     if fmt == PID:
         return owner_id_cols(msqid, perm.uid, 8) + "  %5d     %5d\n" % (ds.msg_lspid, ds.msg_lrpid)
-    line = "0x%08x " % F.u32(perm.key) + owner_id_cols(msqid, perm.uid, 10)
+    line = "0x%08x " % u32(perm.key) + owner_id_cols(msqid, perm.uid, 10)
     line += " %-10o " % (perm.mode & 0o777)
     if unit == F.IPC_UNIT_HUMAN:
         line += F.print_size(unit, None, ds.msg_cbytes, "      ", 6)
@@ -411,7 +290,7 @@ def do_shm(out: Output, fmt: int, unit: int) -> None:
                       info.swap_attempts, info.swap_successes))
         return
     out.write(_SHM_HEADERS.get(fmt) or _shm_default_header(unit))
-    for shmid, ds in shms():
+    for shmid, ds in objects("shm"):
         out.write(shm_row(fmt, unit, shmid, ds))
 
 
@@ -463,8 +342,8 @@ def shm_row(fmt: int, unit: int, shmid: int, ds: Any) -> str:
                 + " %-20.16s\n" % F.ctime_short(ds.shm_ctime))
     if fmt == PID:
         return owner_id_cols(shmid, perm.uid, 10) + " %-10u %-10u\n" % (
-            F.u32(ds.shm_cpid), F.u32(ds.shm_lpid))
-    line = "0x%08x " % F.u32(perm.key) + owner_id_cols(shmid, perm.uid, 10)
+            u32(ds.shm_cpid), u32(ds.shm_lpid))
+    line = "0x%08x " % u32(perm.key) + owner_id_cols(shmid, perm.uid, 10)
     line += " %-10o " % (perm.mode & 0o777)
     if unit == F.IPC_UNIT_HUMAN:
         line += F.print_size(unit, None, ds.shm_segsz, "    ", 6)
@@ -506,7 +385,7 @@ def do_sem(out: Output, fmt: int) -> None:
                   "allocated semaphores = %d\n" % (info.semusz, info.semaem))
         return
     out.write(_SEM_HEADERS[fmt])
-    for semid, ds in sems():
+    for semid, ds in objects("sem"):
         out.write(sem_row(fmt, semid, ds))
 
 
@@ -532,7 +411,7 @@ def sem_row(fmt: int, semid: int, ds: Any) -> str:
                 + " %-26.24s\n" % F.ctime_or_not_set(ds.sem_ctime))
     if fmt == PID:
         return ""
-    return ("0x%08x " % F.u32(perm.key) + owner_id_cols(semid, perm.uid, 10)
+    return ("0x%08x " % u32(perm.key) + owner_id_cols(semid, perm.uid, 10)
             + " %-10o %-10d\n" % (perm.mode & 0o777, ds.sem_nsems))
 
 
@@ -540,7 +419,7 @@ def sem_row(fmt: int, semid: int, ds: Any) -> str:
 
 def print_msg(out: Output, ident: int, unit: int) -> None:
     """print_msg()."""
-    found = find(_msgctl, uipc.MSG_INFO, uipc.MSG_STAT_ANY, ident)
+    found = find("msg", ident)
     if found is None:
         warnx(f"id {ident} not found")
         return
@@ -556,7 +435,7 @@ def print_msg(out: Output, ident: int, unit: int) -> None:
     p = ds.msg_perm
     out.write("\nMessage Queue msqid=%d\n" % ident)
     out.write("uid=%u\tgid=%u\tcuid=%u\tcgid=%u\tmode=%s\n" % (
-        F.u32(p.uid), F.u32(p.gid), F.u32(p.cuid), F.u32(p.cgid), F.alt_octal(p.mode)))
+        u32(p.uid), u32(p.gid), u32(p.cuid), u32(p.cgid), alt_octal(p.mode)))
     human = unit == F.IPC_UNIT_HUMAN
     out.write(F.print_size(unit, "csize=" if human else "cbytes=", ds.msg_cbytes, "\t", 0))
     out.write(F.print_size(unit, "qsize=" if human else "qbytes=", qbytes, "\t", 0))
@@ -569,7 +448,7 @@ def print_msg(out: Output, ident: int, unit: int) -> None:
 
 def print_shm(out: Output, ident: int, unit: int) -> None:
     """print_shm()."""
-    found = find(_shmctl, uipc.SHM_INFO, uipc.SHM_STAT_ANY, ident)
+    found = find("shm", ident)
     if found is None:
         warnx(f"id {ident} not found")
         return
@@ -577,20 +456,20 @@ def print_shm(out: Output, ident: int, unit: int) -> None:
     p = ds.shm_perm
     out.write("\nShared memory Segment shmid=%d\n" % ident)
     out.write("uid=%u\tgid=%u\tcuid=%u\tcgid=%u\n" % (
-        F.u32(p.uid), F.u32(p.gid), F.u32(p.cuid), F.u32(p.cgid)))
-    out.write("mode=%s\taccess_perms=%s\n" % (F.alt_octal(p.mode), F.alt_octal(p.mode & 0o777)))
+        u32(p.uid), u32(p.gid), u32(p.cuid), u32(p.cgid)))
+    out.write("mode=%s\taccess_perms=%s\n" % (alt_octal(p.mode), alt_octal(p.mode & 0o777)))
     out.write(F.print_size(unit, "size=" if unit == F.IPC_UNIT_HUMAN else "bytes=",
                            ds.shm_segsz, "\t", 0))
-    out.write("lpid=%u\tcpid=%u\tnattch=%d\n" % (F.u32(ds.shm_lpid), F.u32(ds.shm_cpid), ds.shm_nattch))
+    out.write("lpid=%u\tcpid=%u\tnattch=%d\n" % (u32(ds.shm_lpid), u32(ds.shm_cpid), ds.shm_nattch))
     out.write("att_time=%-26.24s\n" % F.ctime_or_not_set(ds.shm_atime))
     out.write("det_time=%-26.24s\n" % F.ctime_or_not_set(ds.shm_dtime))
-    out.write("change_time=%-26.24s\n" % F.ctime(ds.shm_ctime))
+    out.write("change_time=%-26.24s\n" % ctime(ds.shm_ctime))
     out.write("\n")
 
 
 def print_sem(out: Output, ident: int) -> None:
     """print_sem()."""
-    found = find(_semctl, uipc.SEM_INFO, uipc.SEM_STAT_ANY, ident)
+    found = find("sem", ident)
     if found is None:
         warnx(f"id {ident} not found")
         return
@@ -599,11 +478,11 @@ def print_sem(out: Output, ident: int) -> None:
     p = ds.sem_perm
     out.write("\nSemaphore Array semid=%d\n" % ident)
     out.write("uid=%u\t gid=%u\t cuid=%u\t cgid=%u\n" % (
-        F.u32(p.uid), F.u32(p.gid), F.u32(p.cuid), F.u32(p.cgid)))
-    out.write("mode=%s, access_perms=%s\n" % (F.alt_octal(p.mode), F.alt_octal(p.mode & 0o777)))
+        u32(p.uid), u32(p.gid), u32(p.cuid), u32(p.cgid)))
+    out.write("mode=%s, access_perms=%s\n" % (alt_octal(p.mode), alt_octal(p.mode & 0o777)))
     out.write("nsems = %d\n" % ds.sem_nsems)
     out.write("otime = %-26.24s\n" % F.ctime_or_not_set(ds.sem_otime))
-    out.write("ctime = %-26.24s\n" % F.ctime(ds.sem_ctime))
+    out.write("ctime = %-26.24s\n" % ctime(ds.sem_ctime))
     out.write("%-10s %-10s %-10s %-10s %-10s\n" % ("semnum", "value", "ncount", "zcount", "pid"))
     for num, e in enumerate(elements):
         out.write("%-10d %-10d %-10d %-10d %-10d\n" % (num, e.semval, e.ncount, e.zcount, e.pid))
@@ -615,8 +494,7 @@ def print_sem(out: Output, ident: int) -> None:
 def run(opts: Options, out: Output) -> None:
     """ipcs.c main() after the options: one detail page, or the sections."""
     if opts.specific and opts.msg + opts.shm + opts.sem != 1:
-        warnx("when using an ID, a single resource must be specified")
-        raise _Exit(1)
+        TOOL.errx("when using an ID, a single resource must be specified")
     attach(PROG, opts.namespace)
     if opts.specific:
         if opts.msg:
@@ -643,24 +521,18 @@ def run(opts: Options, out: Output) -> None:
 def main(argv: list[str] | None = None) -> int:
     """`uipc ipcs [options]`: returns util-linux's exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
-    try:
-        import locale
-        locale.setlocale(locale.LC_ALL, "")  # the decimal point of --human sizes
-    except locale.Error:
-        pass
+    setlocale_all()  # the decimal point of --human sizes
     out = Output()
     status = 0
     try:
         run(parse_args(args, out), out)
-    except _Exit as exc:
-        status = exc.status
-    except _Fatal as exc:
+    except Fatal as exc:
         warnx(str(exc))
         status = 1
     except OSError as exc:  # the daemon went away, or refused the namespace
         warnx(exc.strerror or str(exc))
         status = 1
-    except SystemExit as exc:  # attach(): no daemon, no such namespace
+    except SystemExit as exc:  # -h, -V, errx(); attach(): no daemon, no such namespace
         status = int(exc.code or 0)
     return _close_stdout(out, status)
 
@@ -676,6 +548,6 @@ def _close_stdout(out: Output, status: int) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
     except OSError as exc:
-        warnx(f"write error: {os.strerror(exc.errno) if exc.errno else exc}")
+        warnx(f"write error: {strerror_of(exc)}")
         return 1
     return status

@@ -8,34 +8,34 @@ empty, the CGID column of queues and segments shows the creator's uid, and
 support to lsipc, ipcrm and ipcmk" work, as on master).  ``--namespace NAME``
 looks at another uipc IPC namespace.
 
-Where util-linux reads /proc/sysvipc/* this asks the uipc kernel the same
-through syscalls: ``msgctl(MSG_INFO)`` for the highest index, then
-``MSG_STAT_ANY`` index by index (likewise for sem and shm), which like
-/proc lists every object without a permission check; the limits come from
-the sysctls lsipc reads under /proc/sys; the POSIX objects from
-introspection (what /dev/mqueue and /dev/shm would list).  Differences from
-util-linux are listed in docs/deviations.md.
+The data come as util-linux's sys-utils/ipcutils.c gets them, from
+uipc.cli.ipcutils (shared with ipcs); this module is lsipc.c's columns,
+options and table.  Differences from util-linux are listed in
+docs/deviations.md.
 """
 from __future__ import annotations
 
-import errno
-import grp
-import locale
 import mmap
-import os
-import pwd
 import sys
-import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, NoReturn
+from typing import Any, Callable, NoReturn
 
-import uipc
+from uipc.cli import ipcfmt as F
 from uipc.cli import smartcols as sc
 from uipc.cli.common import attach
+from uipc.cli.getopt import ERROR, NO_ARGUMENT, REQUIRED_ARGUMENT, LongOption, getopt_long
+from uipc.cli.ipcutils import (
+    Fatal, SemElem, SysvObject, msg_limits, pid_get_cmdline, posix_msg_limits, posix_objects,
+    sem_elements, sem_limits, shm_limits, sysv_objects,
+)
+from uipc.cli.libc import UINTMAX_MAX, setlocale_all, strerror_of
+from uipc.cli.optutils import err_exclusive_options, new_status
+from uipc.cli.strutils import size_to_human_string, string_add_to_idarray, strtos32_or_err
+from uipc.cli.tool import Tool, help_options
 
 PROG = "lsipc"
-#: what --version names (this is not util-linux's binary)
-VERSION = "lsipc from uipc {uipc} (util-linux 2.38.1 lsipc, 2.41 POSIX views)"
+TOOL = Tool(PROG)
+warnx, errx = TOOL.warnx, TOOL.errx
 
 # --- columns (coldescs[] of lsipc.c, in master's enum order) ---------------------------
 R, T, NOX = sc.FL_RIGHT, sc.FL_TRUNC, sc.FL_NOEXTREMES
@@ -109,121 +109,23 @@ DEFAULT_COLUMNS = {
 }
 RANGE_OF = {"q": "msg", "m": "shm", "s": "sem", "Q": "posix", "M": "posix", "S": "posix"}
 
-# output modes and time modes (lsipc.c's enums)
+# output modes (lsipc.c's enum; the time modes are ipcfmt's TIME_*)
 OUT_EXPORT, OUT_NEWLINE, OUT_RAW, OUT_JSON, OUT_PRETTY, OUT_LIST = range(1, 7)
-TIME_SHORT, TIME_FULL, TIME_ISO = 1, 2, 3
-
-# SHM_DEST and friends as lsipc tests them in shm_perm.mode
-SHM_DEST, SHM_LOCKED, SHM_HUGETLB, SHM_NORESERVE = 0o1000, 0o2000, 0o4000, 0o10000
-U64 = (1 << 64) - 1
-SEMVMX = 32767
-SHMMIN = 1
 
 
-def strerror(exc: OSError) -> str:
-    """err()'s ": strerror(errno)" -- the errno's text alone, without the
-    rule uipc's message adds to it."""
-    return os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc))
-
-
-def warnx(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
-
-
-def errx(message: str) -> NoReturn:
-    warnx(message)
-    raise SystemExit(1)
-
-
-def try_help() -> NoReturn:
-    """errtryhelp(EXIT_FAILURE)"""
-    print(f"Try '{PROG} --help' for more information.", file=sys.stderr)
-    raise SystemExit(1)
-
-
-# --- getopt_long ----------------------------------------------------------------
+# --- getopt_long's tables -----------------------------------------------------------
 SHORTOPTS = "bceghi:JlMmN:no:PQqrSstVy"
-#: long name -> (has_arg, the value getopt returns)
-LONGOPTS: dict[str, tuple[bool, str]] = {
-    "bytes": (False, "b"), "creator": (False, "c"), "export": (False, "e"),
-    "global": (False, "g"), "help": (False, "h"), "id": (True, "i"), "json": (False, "J"),
-    "list": (False, "l"), "name": (True, "N"), "newline": (False, "n"),
-    "noheadings": (False, "noheadings"), "notruncate": (False, "notruncate"),
-    "numeric-perms": (False, "P"), "output": (True, "o"), "posix-mqueues": (False, "Q"),
-    "posix-semaphores": (False, "S"), "posix-shmems": (False, "M"), "queues": (False, "q"),
-    "raw": (False, "r"), "semaphores": (False, "s"), "shmems": (False, "m"),
-    "time": (False, "t"), "time-format": (True, "time-format"), "version": (False, "V"),
-    "shell": (False, "y"), "namespace": (True, "namespace"),
-}
-
-
-def getopt_long(argv: list[str]) -> Iterator[tuple[str, str | None]]:
-    """glibc's getopt_long() with argument permutation (operands are
-    skipped, as lsipc ignores them), unique prefixes of long options and
-    glibc's messages; an error ends in errtryhelp()."""
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        i += 1
-        if arg == "--":
-            return
-        if not arg.startswith("-") or arg == "-":
-            if os.environ.get("POSIXLY_CORRECT") is not None:
-                return  # no permutation: the first operand ends the options
-            continue  # an operand: permuted past the options, and ignored
-        if arg.startswith("--"):
-            opt, value, i = _long_option(arg[2:], argv, i)
-            yield opt, value
-        else:
-            j = 1
-            while j < len(arg):
-                c = arg[j]
-                j += 1
-                pos = SHORTOPTS.find(c)
-                if c == ":" or pos < 0:
-                    warnx(f"invalid option -- '{c}'")
-                    try_help()
-                if SHORTOPTS[pos + 1:pos + 2] != ":":
-                    yield c, None
-                    continue
-                if j < len(arg):
-                    value = arg[j:]
-                elif i < len(argv):
-                    value, i = argv[i], i + 1
-                else:
-                    warnx(f"option requires an argument -- '{c}'")
-                    try_help()
-                yield c, value
-                break
-
-
-def _long_option(text: str, argv: list[str], i: int) -> tuple[str, str | None, int]:
-    """One --name[=value]: exact names first, then a unique prefix."""
-    name, eq, value = text.partition("=")
-    if name in LONGOPTS:
-        found = name
-    else:
-        matches = [n for n in LONGOPTS if n.startswith(name)]
-        if not matches:
-            warnx(f"unrecognized option '--{text}'")
-            try_help()
-        if len({LONGOPTS[n] for n in matches}) > 1:
-            print(f"{PROG}: option '--{text}' is ambiguous; possibilities:"
-                  + "".join(f" '--{n}'" for n in matches), file=sys.stderr)
-            try_help()
-        found = matches[0]
-    has_arg, opt = LONGOPTS[found]
-    if not has_arg:
-        if eq:
-            warnx(f"option '--{found}' doesn't allow an argument")
-            try_help()
-        return opt, None, i
-    if eq:
-        return opt, value, i
-    if i < len(argv):
-        return opt, argv[i], i + 1
-    warnx(f"option '--{found}' requires an argument")
-    try_help()
+_NO, _REQ = NO_ARGUMENT, REQUIRED_ARGUMENT
+LONGOPTS = tuple(LongOption(name, has_arg, val) for name, has_arg, val in (
+    ("bytes", _NO, "b"), ("creator", _NO, "c"), ("export", _NO, "e"), ("global", _NO, "g"),
+    ("help", _NO, "h"), ("id", _REQ, "i"), ("json", _NO, "J"), ("list", _NO, "l"),
+    ("name", _REQ, "N"), ("newline", _NO, "n"), ("noheadings", _NO, "noheadings"),
+    ("notruncate", _NO, "notruncate"), ("numeric-perms", _NO, "P"), ("output", _REQ, "o"),
+    ("posix-mqueues", _NO, "Q"), ("posix-semaphores", _NO, "S"), ("posix-shmems", _NO, "M"),
+    ("queues", _NO, "q"), ("raw", _NO, "r"), ("semaphores", _NO, "s"), ("shmems", _NO, "m"),
+    ("time", _NO, "t"), ("time-format", _REQ, "time-format"), ("version", _NO, "V"),
+    ("shell", _NO, "y"), ("namespace", _REQ, "namespace"),
+))
 
 
 #: ul_excl_t excl[]: 2.38's rows, then the row 2.41 adds --name to.  The
@@ -239,139 +141,9 @@ EXCL_NAMES = {"J": "json", "e": "export", "l": "list", "n": "newline", "r": "raw
 
 
 def exclusive(opt: str, status: list[list[str | None]]) -> None:
-    """err_exclusive_options() (include/optutils.h), once per table."""
-    if len(opt) != 1:
-        return  # long-only options (past CHAR_MAX in C) are in no row
+    """err_exclusive_options(), once per table."""
     for table, seen in zip(EXCL_TABLES, status):
-        _exclusive_rows(opt, table, seen)
-
-
-def _exclusive_rows(c: str, table: list[list[str]], seen: list[str | None]) -> None:
-    for e, row in enumerate(table):
-        if row[0] > c:
-            break
-        for op in row:
-            if op > c:
-                break
-            if op != c:
-                continue
-            if seen[e] is None:
-                seen[e] = c
-            elif seen[e] != c:
-                print(f"{PROG}: mutually exclusive arguments:"
-                      + "".join(f" --{EXCL_NAMES[o]}" for o in row), file=sys.stderr)
-                raise SystemExit(1)
-            break
-
-
-# --- formatting helpers (lib/strutils.c, lib/timeutils.c) --------------------------
-def size_to_human_string(size: int) -> str:
-    """size_to_human_string(SIZE_SUFFIX_1LETTER, bytes): "9.8K", "16E", "1B"."""
-    size &= U64
-    exp = 0
-    for shft in range(10, 70, 10):
-        if size < (1 << shft):
-            exp = shft - 10
-            break
-    else:
-        exp = 60
-    letter = "BKMGTPE"[exp // 10 if exp else 0]
-    dec = size >> exp if exp else size
-    frac = size % (1 << exp) if exp else 0
-    if frac:
-        if frac >= U64 // 1000:
-            frac = ((frac // 1024) * 1000) // (1 << (exp - 10))
-        else:
-            frac = (frac * 1000) // (1 << exp)
-        frac = ((frac + 50) // 100) * 10  # round 4/5, keep one digit
-        if frac == 100:
-            dec += 1
-            frac = 0
-    if not frac:
-        return f"{dec}{letter}"
-    text = f"{dec}{_decimal_point()}{frac:02d}"
-    if text.endswith("0"):
-        text = text[:-1]
-    return text + letter
-
-
-def _decimal_point() -> str:
-    return locale.localeconv().get("decimal_point") or "."
-
-
-def strmode(mode: int) -> str:
-    """xstrmode(mode & 0777): "rw-r--r--" (no file type for IPC modes)."""
-    bits = "rwxrwxrwx"
-    out = [bits[i] if mode & (1 << (8 - i)) else "-" for i in range(9)]
-    return "".join(out)
-
-
-def octal(mode: int) -> str:
-    """printf("%#o")"""
-    return f"0{mode:o}" if mode else "0"
-
-
-class Clock:
-    """make_time(): one 'now' for the whole run, as lsipc's static timeval."""
-
-    def __init__(self, mode: int) -> None:
-        self.mode = mode
-        self.now: float | None = None
-
-    def __call__(self, t: int) -> str:
-        tm = time.localtime(t)
-        if self.mode == TIME_FULL:
-            return time.asctime(tm)
-        if self.mode == TIME_ISO:
-            return iso_time(tm)
-        return self.short(tm)
-
-    def short(self, tm: time.struct_time) -> str:
-        """strtime_short(): HH:MM today, MonDD this year, YYYY-MonDD before."""
-        if self.now is None:
-            self.now = time.time()
-        now = time.localtime(self.now)
-        if tm.tm_year == now.tm_year and tm.tm_yday == now.tm_yday:
-            return f"{tm.tm_hour:02d}:{tm.tm_min:02d}"
-        if tm.tm_year == now.tm_year:
-            return time.strftime("%b%d", tm)
-        return time.strftime("%Y-%b%d", tm)
-
-
-def iso_time(tm: time.struct_time) -> str:
-    """strtime_iso(ISO_TIMESTAMP_T): 2026-12-01T23:47:57+00:00."""
-    tmin = int((tm.tm_gmtoff or 0) / 60)
-    zhour = int(tmin / 60)  # C division truncates toward zero
-    zmin = abs(tmin - zhour * 60)
-    return (f"{tm.tm_year:4d}-{tm.tm_mon:02d}-{tm.tm_mday:02d}T{tm.tm_hour:02d}:"
-            f"{tm.tm_min:02d}:{tm.tm_sec:02d}{zhour:+03d}:{zmin:02d}")
-
-
-def username(uid: int) -> str | None:
-    try:
-        return pwd.getpwuid(uid).pw_name
-    except (KeyError, OverflowError):
-        return None
-
-
-def groupname(gid: int) -> str | None:
-    try:
-        return grp.getgrgid(gid).gr_name
-    except (KeyError, OverflowError):
-        return None
-
-
-def pid_get_cmdline(pid: int) -> str | None:
-    """lib/procfs.c pid_get_cmdline(): /proc/PID/cmdline, NULs as spaces,
-    its last byte dropped (the final NUL), at most BUFSIZ bytes."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            data = f.read(8192)
-    except OSError:
-        return None
-    if not data:
-        return None
-    return data.replace(b"\0", b" ")[:-1].decode("utf-8", "surrogateescape")
+        err_exclusive_options(TOOL, opt, table, seen, EXCL_NAMES)
 
 
 # --- the control block ---------------------------------------------------------------
@@ -400,7 +172,7 @@ class Ctl:
     outarg: str | None = None
     namespace: str | None = None
     range: str = ""
-    clock: Clock | None = None
+    clock: F.Clock | None = None
 
     @property
     def posix(self) -> bool:
@@ -449,32 +221,7 @@ class Columns:
 
     def add_list(self, text: str) -> bool:
         """string_add_to_idarray(): "A,B" replaces the columns, "+A,B" adds."""
-        if not text:
-            return False
-        if text[0] == "+":
-            text = text[1:]
-        else:
-            self.ids = []
-        limit = 2 * len(self.ctl.table())
-        begin: int | None = None
-        for p, ch in enumerate(text):
-            if len(self.ids) >= limit:
-                return False
-            if begin is None:
-                begin = p
-            end = p if ch == "," else None
-            if p + 1 == len(text):
-                end = p + 1
-            if end is None:
-                continue
-            if end <= begin:
-                return False
-            cid = self.name_to_id(text[begin:end])
-            if cid is None:
-                return False
-            self.ids.append(cid)
-            begin = None
-        return bool(text)
+        return string_add_to_idarray(text, self.ids, 2 * len(self.ctl.table()), self.name_to_id)
 
     def desc(self, n: int) -> ColDesc:
         return next(c for c in _ALL if c.name == self.ids[n])
@@ -485,8 +232,10 @@ def parse(argv: list[str]) -> tuple[Ctl, Columns]:
     """main()'s option loop and the column set-up after it."""
     ctl = Ctl()
     cols = Columns(ctl)
-    status: list[list[str | None]] = [[None] * len(t) for t in EXCL_TABLES]
-    for opt, arg in getopt_long(argv):
+    status = [new_status(t) for t in EXCL_TABLES]
+    for opt, arg in getopt_long(PROG, argv, SHORTOPTS, LONGOPTS).options:
+        if opt == ERROR:
+            TOOL.bad_option(arg or "")
         exclusive(opt, status)
         apply_option(ctl, cols, opt, arg)
     finish_columns(ctl, cols)
@@ -504,7 +253,7 @@ def apply_option(ctl: Ctl, cols: Columns, opt: str, arg: str | None) -> None:
     elif opt in modes:
         ctl.outmode = modes[opt]
     elif opt == "i":
-        ctl.id = parse_id(arg or "")
+        ctl.id = strtos32_or_err(TOOL, arg or "", "failed to parse IPC identifier")
     elif opt == "N":
         ctl.name = arg
     elif opt == "o":
@@ -522,26 +271,11 @@ def apply_option(ctl: Ctl, cols: Columns, opt: str, arg: str | None) -> None:
     elif opt == "h":
         usage()
     elif opt == "V":
-        from uipc import __version__
-        print(VERSION.format(uipc=__version__))
-        raise SystemExit(0)
-
-
-def parse_id(text: str) -> int:
-    """strtos32_or_err(optarg, "failed to parse IPC identifier")."""
-    msg = f"failed to parse IPC identifier: '{text}'"
-    stripped = text.lstrip(" \t\n\v\f\r")
-    digits = stripped[1:] if stripped[:1] in "+-" else stripped
-    if not digits or not digits.isascii() or not digits.isdigit():
-        errx(msg)
-    value = int(stripped)
-    if not -(1 << 31) <= value < (1 << 31):
-        errx(f"{msg}: {os.strerror(34)}")  # ERANGE, as err() words it
-    return value
+        TOOL.print_version("util-linux 2.38.1 lsipc, 2.41 POSIX views")
 
 
 def parse_time_mode(text: str) -> int:
-    modes = {"iso": TIME_ISO, "full": TIME_FULL, "short": TIME_SHORT}
+    modes = {"iso": F.TIME_ISO, "full": F.TIME_FULL, "short": F.TIME_SHORT}
     if text not in modes:
         errx(f"unknown time format: {text}")
     return modes[text]
@@ -563,8 +297,8 @@ def finish_columns(ctl: Ctl, cols: Columns) -> None:
     if (ctl.id != -1 or ctl.name is not None) and not ctl.outmode:
         ctl.outmode = OUT_PRETTY
     if not ctl.time_mode:
-        ctl.time_mode = TIME_FULL if ctl.outmode == OUT_PRETTY else TIME_SHORT
-    ctl.clock = Clock(ctl.time_mode)
+        ctl.time_mode = F.TIME_FULL if ctl.outmode == OUT_PRETTY else F.TIME_SHORT
+    ctl.clock = F.Clock(ctl.time_mode)
     if ctl.outmode == OUT_PRETTY and not (ctl.show_creat or ctl.show_time):
         cols.ids = [c.name for c in ctl.table()]  # every column for --id
     else:
@@ -597,6 +331,7 @@ def extra_columns(ctl: Ctl, cols: Columns) -> None:
 
 
 def usage() -> NoReturn:
+    """usage(): the options, then every column's name and help."""
     out = ["", "Usage:", f" {PROG} [options]", "", "Show information on IPC facilities.", "",
            "Resource options:",
            " -m, --shmems             shared memory segments",
@@ -625,7 +360,7 @@ def usage() -> NoReturn:
            " -t, --time               show attach, detach and change times",
            " -y, --shell              use column names to be usable as shell variable identifiers",
            "     --namespace <name>   the uipc IPC namespace to look at (default: this process's)",
-           "", f"{' -h, --help':<26}display this help", f"{' -V, --version':<26}display version"]
+           "", *help_options(26).splitlines()]
     sections = [("Generic columns:", ["KEY", "ID", "OWNER", "PERMS", "CUID", "CUSER", "CGID",
                                       "CGROUP", "UID", "USER", "GID", "GROUP", "CTIME"]),
                 ("Generic POSIX columns:", ["NAME", "OWNER", "PERMS", "CUID", "CUSER", "CGID",
@@ -638,100 +373,13 @@ def usage() -> NoReturn:
     for title, names in sections:
         out += ["", title]
         out += [f" {c.name:>14}  {c.help}" for n in names for c in _ALL if c.name == n]
-    out += ["", "For more details see lsipc(1)."]
-    print("\n".join(out))
-    raise SystemExit(0)
+    out += ["", "For more details see lsipc(1).", ""]
+    TOOL.usage("\n".join(out))
 
 
 def _span(first: str, last: str) -> list[str]:
     names = [c.name for c in _ALL]
     return names[names.index(first):names.index(last) + 1]
-
-
-# --- System V objects (ipcutils.c's *_get_info, through *_STAT_ANY) ---------------
-@dataclass
-class SysvObject:
-    """struct msg_data / sem_data / shm_data: one object as /proc/sysvipc shows it."""
-
-    key: int
-    id: int
-    mode: int
-    uid: int
-    gid: int
-    cuid: int
-    cgid: int
-    ctime: int
-    ds: Any
-    elements: list[tuple[int, int, int, int]] | None = None
-
-
-def _perm_object(obj_id: int, perm: Any, ctime: int, ds: Any) -> SysvObject:
-    return SysvObject(perm.key, obj_id, perm.mode, perm.uid, perm.gid, perm.cuid, perm.cgid,
-                      ctime, ds)
-
-
-def sysv_objects(kind: str, want: int) -> list[SysvObject]:
-    """Every object of one kind in index order (``want`` > -1: that id only),
-    as reading /proc/sysvipc/KIND lists them: no permission check."""
-    stat, ctl = {"msg": (uipc.MSG_STAT_ANY, _msgctl), "sem": (uipc.SEM_STAT_ANY, _semctl),
-                 "shm": (uipc.SHM_STAT_ANY, _shmctl)}[kind]
-    info = {"msg": uipc.MSG_INFO, "sem": uipc.SEM_INFO, "shm": uipc.SHM_INFO}[kind]
-    maxidx, _ = ctl(0, info)
-    indexes: Iterator[int] = iter(range(maxidx + 1))
-    if want > -1:  # the id names its index: one look, as the /proc scan finds one line
-        indexes = iter([want % uipc.IPCMNI] if want % uipc.IPCMNI <= maxidx else [])
-    out = []
-    for idx in indexes:
-        try:
-            obj_id, ds = ctl(idx, stat)
-        except OSError as exc:
-            if exc.errno in (errno.EINVAL, errno.EIDRM):
-                continue  # an empty slot, or one emptied since MSG_INFO
-            raise
-        if want > -1 and obj_id != want:
-            continue
-        out.append(_object(kind, obj_id, ds))
-    return out
-
-
-def _msgctl(idx: int, cmd: int) -> Any:
-    return uipc.msgctl(idx, cmd)
-
-
-def _semctl(idx: int, cmd: int) -> Any:
-    return uipc.semctl(idx, 0, cmd)
-
-
-def _shmctl(idx: int, cmd: int) -> Any:
-    return uipc.shmctl(idx, cmd)
-
-
-def _object(kind: str, obj_id: int, ds: Any) -> SysvObject:
-    if kind == "msg":
-        return _perm_object(obj_id, ds.msg_perm, ds.msg_ctime, ds)
-    if kind == "sem":
-        return _perm_object(obj_id, ds.sem_perm, ds.sem_ctime, ds)
-    return _perm_object(obj_id, ds.shm_perm, ds.shm_ctime, ds)
-
-
-def sem_elements(obj: SysvObject) -> list[tuple[int, int, int, int]]:
-    """get_sem_elements(): (semval, ncount, zcount, pid) per semaphore;
-    a refused call ends lsipc as err() does."""
-    try:
-        values = uipc.semctl(obj.id, 0, uipc.GETALL)
-    except OSError as exc:
-        errx(f"semctl(GETVAL) failed: {strerror(exc)}")
-    out = []
-    for i, value in enumerate(values):
-        counts = []
-        for cmd, what in ((uipc.GETNCNT, "GETNCNT"), (uipc.GETZCNT, "GETZCNT"),
-                          (uipc.GETPID, "GETPID")):
-            try:
-                counts.append(uipc.semctl(obj.id, i, cmd))
-            except OSError as exc:
-                errx(f"semctl({what}) failed: {strerror(exc)}")
-        out.append((value, counts[0], counts[1], counts[2]))
-    return out
 
 
 # --- System V rows --------------------------------------------------------------------
@@ -746,17 +394,15 @@ def perm_cell(ctl: Ctl, col: str, obj: SysvObject, kind: str) -> tuple[bool, str
     if col == "ID":
         return True, str(obj.id)
     if col == "OWNER":
-        return True, username(obj.uid) or str(obj.uid)
+        return True, F.user_name(obj.uid) or str(obj.uid)
     if col == "PERMS":
-        if ctl.numperms:
-            return True, None if kind == "msg" else octal(obj.mode & 0o777)
-        return True, strmode(obj.mode & 0o777)
+        return True, None if ctl.numperms and kind == "msg" else F.perms(obj.mode, ctl.numperms)
     simple = {"CUID": str(obj.cuid), "UID": str(obj.uid), "GID": str(obj.gid),
               "CGID": str(obj.cgid if kind == "sem" else obj.cuid)}
     if col in simple:
         return True, simple[col]
-    names = {"CUSER": lambda: username(obj.cuid), "CGROUP": lambda: groupname(obj.cgid),
-             "USER": lambda: username(obj.uid), "GROUP": lambda: groupname(obj.gid)}
+    names = {"CUSER": lambda: F.user_name(obj.cuid), "CGROUP": lambda: F.group_name(obj.cgid),
+             "USER": lambda: F.user_name(obj.uid), "GROUP": lambda: F.group_name(obj.gid)}
     if col in names:
         return True, names[col]()
     if col == "CTIME":
@@ -765,7 +411,7 @@ def perm_cell(ctl: Ctl, col: str, obj: SysvObject, kind: str) -> tuple[bool, str
 
 
 def size_cell(ctl: Ctl, size: int) -> str:
-    return str(size & U64) if ctl.bytes else size_to_human_string(size)
+    return str(size & UINTMAX_MAX) if ctl.bytes else size_to_human_string(size)
 
 
 def msg_cell(ctl: Ctl, col: str, obj: SysvObject) -> str | None:
@@ -781,24 +427,12 @@ def msg_cell(ctl: Ctl, col: str, obj: SysvObject) -> str | None:
     return cells[col]() if col in cells else None
 
 
-def shm_status(mode: int) -> str:
-    """The STATUS column, with 2.38's commas (only "dest" sets one)."""
-    out, comma = "", False
-    if mode & SHM_DEST:
-        out, comma = "dest", True
-    for bit, word in ((SHM_LOCKED, "locked"), (SHM_HUGETLB, "hugetlb"),
-                      (SHM_NORESERVE, "noreserve")):
-        if mode & bit:
-            out += ("," if comma else "") + word
-    return out
-
-
 def shm_cell(ctl: Ctl, col: str, obj: SysvObject) -> str | None:
     ds = obj.ds
     cells: dict[str, Callable[[], str | None]] = {
         "SIZE": lambda: size_cell(ctl, ds.shm_segsz),
         "NATTCH": lambda: str(ds.shm_nattch),
-        "STATUS": lambda: shm_status(obj.mode),
+        "STATUS": lambda: F.shm_status(obj.mode),
         "ATTACH": lambda: ctl.time(ds.shm_atime) if ds.shm_atime else None,
         "DETACH": lambda: ctl.time(ds.shm_dtime) if ds.shm_dtime else None,
         "CPID": lambda: str(ds.shm_cpid & 0xFFFFFFFF),
@@ -834,7 +468,10 @@ def do_sysv(ctl: Ctl, cols: Columns, tb: "Output", kind: str) -> None:
         tb.name = "semaphores"
     objs = sysv_objects(kind, ctl.id)
     if ctl.id > -1 and kind == "sem" and objs:
-        objs[0].elements = sem_elements(objs[0])
+        try:
+            objs[0].elements = sem_elements(objs[0].id, objs[0].ds.sem_nsems)
+        except Fatal as exc:  # get_sem_elements()'s err()
+            errx(str(exc))
     if not objs:
         if ctl.id > -1:
             warnx(f"id {ctl.id} not found")
@@ -847,15 +484,10 @@ def do_sysv(ctl: Ctl, cols: Columns, tb: "Output", kind: str) -> None:
 
 
 # --- the summary (-g) -------------------------------------------------------------
-def sysctl_int(name: str) -> int:
-    """A /proc/sys value as lsipc reads it (ul_path_read_* / fscanf)."""
-    return int(uipc.sysctl.get(name).split()[0])
-
-
 def global_row(ctl: Ctl, cols: Columns, resource: str, desc: str, used: int, limit: int,
                usage: bool, byte_unit: bool) -> Row:
     """global_set_data()"""
-    used, limit = used & U64, limit & U64
+    used, limit = used & UINTMAX_MAX, limit & UINTMAX_MAX
     row: Row = []
     for col in cols.ids:
         value: str | None = None
@@ -866,41 +498,30 @@ def global_row(ctl: Ctl, cols: Columns, resource: str, desc: str, used: int, lim
         elif col == "USED":
             value = (size_cell(ctl, used) if byte_unit else str(used)) if usage else "-"
         elif col == "USE%":
-            value = use_percent(used, limit) if usage else "-"
+            value = F.use_percent(used, limit) if usage else "-"
         elif col == "LIMIT":
             value = size_cell(ctl, limit) if byte_unit else str(limit)
         row.append(value)
     return row
 
 
-def use_percent(used: int, limit: int) -> str:
-    """printf("%2.2f%%", (double) used / limit * 100), a zero limit included."""
-    if limit == 0:
-        text = "inf" if used else "-nan"
-    else:
-        text = "%2.2f" % (float(used) / float(limit) * 100)
-    return text.replace(".", _decimal_point()) + "%"
-
-
 def do_msg_global(ctl: Ctl, cols: Columns, tb: "Output") -> None:
     queues = len(sysv_objects("msg", -1))
-    rows = [("MSGMNI", "Number of message queues", queues, sysctl_int("kernel.msgmni"), True,
-             False),
-            ("MSGMAX", "Max size of message (bytes)", 0, sysctl_int("kernel.msgmax"), False, True),
-            ("MSGMNB", "Default max size of queue (bytes)", 0, sysctl_int("kernel.msgmnb"), False,
-             True)]
+    msgmni, msgmax, msgmnb = msg_limits()
+    rows = [("MSGMNI", "Number of message queues", queues, msgmni, True, False),
+            ("MSGMAX", "Max size of message (bytes)", 0, msgmax, False, True),
+            ("MSGMNB", "Default max size of queue (bytes)", 0, msgmnb, False, True)]
     tb.lines += [global_row(ctl, cols, *r) for r in rows]
 
 
 def do_shm_global(ctl: Ctl, cols: Columns, tb: "Output") -> None:
     segs = sysv_objects("shm", -1)
     pages = sum(o.ds.shm_segsz for o in segs) // mmap.PAGESIZE
-    rows = [("SHMMNI", "Shared memory segments", len(segs), sysctl_int("kernel.shmmni"), True,
-             False),
-            ("SHMALL", "Shared memory pages", pages, sysctl_int("kernel.shmall"), True, False),
-            ("SHMMAX", "Max size of shared memory segment (bytes)", 0,
-             sysctl_int("kernel.shmmax"), False, True),
-            ("SHMMIN", "Min size of shared memory segment (bytes)", 0, SHMMIN, False, True)]
+    shmmni, shmall, shmmax, shmmin = shm_limits()
+    rows = [("SHMMNI", "Shared memory segments", len(segs), shmmni, True, False),
+            ("SHMALL", "Shared memory pages", pages, shmall, True, False),
+            ("SHMMAX", "Max size of shared memory segment (bytes)", 0, shmmax, False, True),
+            ("SHMMIN", "Min size of shared memory segment (bytes)", 0, shmmin, False, True)]
     tb.lines += [global_row(ctl, cols, *r) for r in rows]
 
 
@@ -908,69 +529,34 @@ def do_sem_global(ctl: Ctl, cols: Columns, tb: "Output") -> None:
     sets = sysv_objects("sem", -1)
     # 2.38 adds the first set's size once per set (fixed after 2.38)
     nsems = len(sets) * sets[0].ds.sem_nsems if sets else 0
-    semmsl, semmns, semopm, semmni = (int(v) for v in uipc.sysctl.get("kernel.sem").split()[:4])
+    semmni, semmns, semmsl, semopm, semvmx = sem_limits()
     rows = [("SEMMNI", "Number of semaphore identifiers", len(sets), semmni, True, False),
             ("SEMMNS", "Total number of semaphores", nsems, semmns, True, False),
             ("SEMMSL", "Max semaphores per semaphore set.", 0, semmsl, False, False),
             ("SEMOPM", "Max number of operations per semop(2)", 0, semopm, False, False),
-            ("SEMVMX", "Semaphore max value", 0, SEMVMX, False, False)]
+            ("SEMVMX", "Semaphore max value", 0, semvmx, False, False)]
     tb.lines += [global_row(ctl, cols, *r) for r in rows]
 
 
 def do_posix_msg_global(ctl: Ctl, cols: Columns, tb: "Output") -> None:
     queues = len(posix_objects("mqueue"))
-    rows = [("MQUMNI", "Number of POSIX message queues", queues,
-             sysctl_int("fs.mqueue.queues_max"), True, False),
-            ("MQUMAX", "Max size of POSIX message (bytes)", 0,
-             sysctl_int("fs.mqueue.msgsize_max"), False, True),
-            ("MQUMNB", "Number of messages in POSIX message queue", 0,
-             sysctl_int("fs.mqueue.msg_max"), False, False)]
+    queues_max, msgsize_max, msg_max = posix_msg_limits()
+    rows = [("MQUMNI", "Number of POSIX message queues", queues, queues_max, True, False),
+            ("MQUMAX", "Max size of POSIX message (bytes)", 0, msgsize_max, False, True),
+            ("MQUMNB", "Number of messages in POSIX message queue", 0, msg_max, False, False)]
     tb.lines += [global_row(ctl, cols, *r) for r in rows]
 
 
 # --- POSIX objects (2.41's posix_ipc_*_get_info) ------------------------------------
-def may_access(entry: dict[str, Any], mask: int) -> bool:
-    """Could this process open the object's file in /dev/mqueue or /dev/shm
-    with ``mask`` (4 read, 2 write)?  What util-linux's open skips."""
-    euid = os.geteuid()
-    if euid == 0:
-        return True
-    mode = entry["mode"]
-    if euid == entry["uid"]:
-        bits = mode >> 6
-    elif entry["gid"] == os.getegid() or entry["gid"] in os.getgroups():
-        bits = mode >> 3
-    else:
-        bits = mode
-    return bits & mask == mask
-
-
-def posix_objects(section: str) -> list[dict[str, Any]]:
-    """The objects lsipc would find: linked ones (a directory lists names),
-    queues it may read, semaphores it may open read-write, shm files not
-    named sem.* (lsipc takes those for semaphores)."""
-    out = []
-    for page in uipc.introspect.pages(section):
-        for e in page["entries"]:
-            if section == "mqueue" and e.get("linked", True) and may_access(e, 4):
-                out.append(e)
-            elif (section == "posix_sem" and e.get("linked", True) and may_access(e, 6)
-                  and e.get("value") is not None):
-                out.append(e)
-            elif section == "posix_shm" and not e["name"].lstrip("/").startswith("sem."):
-                out.append(e)
-    return out
-
-
 def posix_cell(ctl: Ctl, col: str, e: dict[str, Any], name: str) -> tuple[bool, str | None]:
     """The columns every POSIX view shares."""
     uid, gid = e["uid"], e["gid"]
     cells: dict[str, Callable[[], str | None]] = {
         "NAME": lambda: name,
-        "OWNER": lambda: username(uid) or str(uid),
-        "PERMS": lambda: octal(e["mode"] & 0o777) if ctl.numperms else strmode(e["mode"] & 0o777),
-        "CUID": lambda: str(uid), "CUSER": lambda: username(uid),
-        "CGID": lambda: str(gid), "CGROUP": lambda: groupname(gid),
+        "OWNER": lambda: F.user_name(uid) or str(uid),
+        "PERMS": lambda: F.perms(e["mode"], ctl.numperms),
+        "CUID": lambda: str(uid), "CUSER": lambda: F.user_name(uid),
+        "CGID": lambda: str(gid), "CGROUP": lambda: F.group_name(gid),
         "MTIME": lambda: ctl.time(int(e.get("mtime") or 0)) if e.get("mtime") else None,
     }
     if col in cells:
@@ -1032,7 +618,7 @@ class Output:
 
     lines: list[Row]
     name: str | None = None
-    elements: list[tuple[int, int, int, int]] | None = None
+    elements: list[SemElem] | None = None
 
 
 def build_table(ctl: Ctl, cols: Columns, out: Output) -> sc.Table:
@@ -1049,14 +635,14 @@ def build_table(ctl: Ctl, cols: Columns, out: Output) -> sc.Table:
     return tb
 
 
-def elements_table(ctl: Ctl, elements: list[tuple[int, int, int, int]]) -> sc.Table:
+def elements_table(ctl: Ctl, elements: list[SemElem]) -> sc.Table:
     """setup_sem_elements_columns() and its lines: SEMNUM VALUE NCOUNT ZCOUNT PID COMMAND."""
     tb = sc.Table(name="elements", shellvar=ctl.shellvar, utf8=sc.utf8_locale())
     for name in ("SEMNUM", "VALUE", "NCOUNT", "ZCOUNT", "PID", "COMMAND"):
         tb.new_column(name, 0, sc.FL_RIGHT)
-    for i, (value, ncnt, zcnt, pid) in enumerate(elements):
-        tb.lines.append([str(i), str(value), str(ncnt), str(zcnt), str(pid),
-                         pid_get_cmdline(pid)])
+    for i, e in enumerate(elements):
+        tb.lines.append([str(i), str(e.semval), str(e.ncount), str(e.zcount), str(e.pid),
+                         pid_get_cmdline(e.pid)])
     return tb
 
 
@@ -1102,23 +688,14 @@ def collect(ctl: Ctl, cols: Columns) -> Output:
     return out
 
 
-def _setlocale() -> None:
-    """setlocale(LC_ALL, ""): month names and the decimal point as lsipc shows them."""
-    for category in (locale.LC_TIME, locale.LC_NUMERIC):
-        try:
-            locale.setlocale(category, "")
-        except locale.Error:
-            pass
-
-
 def run(argv: list[str]) -> int:
-    _setlocale()
+    setlocale_all()  # month names and the decimal point as lsipc shows them
     ctl, cols = parse(argv)
     attach(PROG, ctl.namespace)
     try:
         out = collect(ctl, cols)
     except OSError as exc:
-        errx(strerror(exc))
+        errx(strerror_of(exc))
     stream = sys.stdout.buffer
     if ctl.outmode == OUT_PRETTY:
         print_pretty(ctl, cols, out, stream)
