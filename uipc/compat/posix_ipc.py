@@ -314,7 +314,24 @@ def _sem_unlink(raw: bytes) -> None:
         _raise(exc, _SEM_UNLINK)
 
 
-class Semaphore:
+class _Named:
+    """The members every posix_ipc object has: ``name`` and ``mode``."""
+
+    _raw: bytes | None
+    _mode: int
+
+    @property
+    def name(self) -> str | None:
+        """The name specified in the constructor (or generated)."""
+        return None if self._raw is None else _name_str(self._raw)
+
+    @property
+    def mode(self) -> int:
+        """The mode specified in the constructor."""
+        return self._mode
+
+
+class Semaphore(_Named):
     """posix_ipc.Semaphore(name, flags=0, mode=0o600, initial_value=0):
     a named POSIX semaphore (Semaphore_init)."""
 
@@ -343,16 +360,6 @@ class Semaphore:
         if self._sem is None:
             raise ExistentialError("The semaphore has been closed")
         return self._sem
-
-    @property
-    def name(self) -> str | None:
-        """The name specified in the constructor (or generated)."""
-        return None if self._raw is None else _name_str(self._raw)
-
-    @property
-    def mode(self) -> int:
-        """The mode specified in the constructor."""
-        return self._mode
 
     @property
     def value(self) -> int:
@@ -447,7 +454,7 @@ def _shm_open_table(flags: int) -> _Table:
     return table
 
 
-class SharedMemory:
+class SharedMemory(_Named):
     """posix_ipc.SharedMemory(name, flags=0, mode=0o600, size=0, read_only=False):
     a POSIX shared memory object and its descriptor (SharedMemory_init)."""
 
@@ -488,16 +495,6 @@ class SharedMemory:
             except OSError:
                 pass
             _raise(exc, _SHM_TRUNCATE)
-
-    @property
-    def name(self) -> str | None:
-        """The name specified in the constructor (or generated)."""
-        return None if self._raw is None else _name_str(self._raw)
-
-    @property
-    def mode(self) -> int:
-        """The mode specified in the constructor."""
-        return self._mode
 
     @property
     def fd(self) -> int:
@@ -589,7 +586,7 @@ def _message_bytes(message: _t.Any) -> bytes:
             from None
 
 
-class MessageQueue:
+class MessageQueue(_Named):
     """posix_ipc.MessageQueue(name, flags=0, mode=0o600,
     max_messages=QUEUE_MESSAGES_MAX_DEFAULT,
     max_message_size=QUEUE_MESSAGE_SIZE_MAX_DEFAULT, read=True, write=True):
@@ -636,16 +633,6 @@ class MessageQueue:
         return O_RDWR if read and write else O_RDONLY if read else O_WRONLY
 
     # --- members and getseters
-    @property
-    def name(self) -> str | None:
-        """The name specified in the constructor (or generated)."""
-        return None if self._raw is None else _name_str(self._raw)
-
-    @property
-    def mode(self) -> int:
-        """The mode specified in the constructor."""
-        return self._mode
-
     @property
     def max_messages(self) -> int:
         """Queue slots (mq_maxmsg)."""
