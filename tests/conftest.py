@@ -152,3 +152,14 @@ def system_daemon() -> Iterator[DaemonProc]:
         assert stop_daemon(d) == 0
         import shutil
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def no_umask() -> Iterator[None]:
+    """umask 0 for the test, so a 0666 object is 0666 (clients apply the
+    umask to a new POSIX object's mode, as glibc and mq_open do)."""
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)

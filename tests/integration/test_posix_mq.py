@@ -284,15 +284,6 @@ def mq(ns: str) -> Iterator[Queues]:
     q.cleanup()
 
 
-@pytest.fixture
-def no_umask() -> Iterator[None]:
-    """umask 0, so a 0666 queue is 0666 (the client applies the umask, as glibc)."""
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
 
 def drain(fd: int, msgsize: int = 64) -> list[tuple[bytes, int]]:
     """Every message waiting now, in receive order."""

@@ -94,14 +94,6 @@ def objs(ns: str) -> Iterator[Names]:
     n.cleanup()
 
 
-@pytest.fixture
-def no_umask() -> Iterator[None]:
-    old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
 
 # --- named semaphores -------------------------------------------------------------
 def test_semaphore_value_semantics(objs: Names) -> None:
