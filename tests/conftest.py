@@ -21,6 +21,27 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _preload_uipc() -> None:
+    """Import every uipc module now.  Tests fork children that drop to other
+    uids (65534, 1000); where the checkout is one they cannot read (a 0700
+    temporary clone), a module first imported after the setuid -- uipc
+    imports some lazily -- would fail to load in the child."""
+    import importlib
+    import pkgutil
+
+    import uipc
+    for mod in pkgutil.walk_packages(uipc.__path__, "uipc."):
+        if mod.name.rsplit(".", 1)[-1] == "__main__" or mod.name.startswith("uipc.bench"):
+            continue  # __main__ runs its program; the bench imports its peers lazily itself
+        try:
+            importlib.import_module(mod.name)
+        except Exception:  # noqa: BLE001 - an optional dependency missing: its tests say so
+            pass
+
+
+_preload_uipc()
+
+
 class DaemonProc:
     def __init__(self, socket_path: Path, proc: subprocess.Popen[bytes]) -> None:
         self.socket = socket_path

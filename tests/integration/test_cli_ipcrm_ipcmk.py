@@ -92,7 +92,10 @@ def run_cli(argv: list[str], *, real: bool, user: int | None = None,
             os.umask(umask)
         if user is not None:
             _drop_to_nobody()
-    if not real and not exec_:
+    if not real and (not exec_ or (user is not None and not _world_runnable(str(ROOT)))):
+        # (a checkout uid 65534 cannot read, as a 0700 temporary clone: it
+        # cannot start a Python that imports uipc from it, so main() runs
+        # in a child forked after everything was imported)
         assert not merge, "2>&1 needs a real process"
         return _forked_main(argv, _base_env(env), preexec)
     if real:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import uipc
+import uipc.client.trace  # noqa: F401 - before a child drops to another uid (see conftest)
 from tests.conftest import wait_until
 from tests.helpers import Child
 
@@ -112,6 +113,11 @@ def test_a_user_does_not_see_another_users_calls(system_daemon) -> None:
         return [uipc.introspect.namespace()["namespace"], got]
 
     child = Child(lambda: as_user_inline(1000, 1000, watcher))
+    import select
+    if not select.select([ready_r], [], [], 30)[0]:  # it failed before subscribing: say why
+        os.write(done_w, b"d")
+        child.result(timeout=30)
+        raise AssertionError("the uid 1000 subscriber never subscribed")
     assert os.read(ready_r, 1) == b"r"
     for _ in range(5):  # root's calls while uid 1000 watches
         uipc.msgsnd(q, 1, b"secret", uipc.IPC_NOWAIT)
