@@ -102,7 +102,7 @@ def test_namespace_listing_pages_by_name(ns: str) -> None:
 
 def test_bad_requests_are_refused(ns: str) -> None:
     op = P.OPS_BY_NAME["introspect"]
-    for args, tail in [((2, 0, 0, 0), b""), ((0, 7, 0, 0), b""), ((0, 1, -1, 0), b""),
+    for args, tail in [((3, 0, 0, 0), b""), ((2, 1, 0, 0), b""), ((0, 7, 0, 0), b""), ((0, 1, -1, 0), b""),
                        ((0, 1, 0, 0), b"x"), ((1, 0, 5, 0), b""), ((1, 2, 0, 0), b""),
                        ((1, 0, 0, 0), b"\xff")]:
         with pytest.raises(OSError) as info:
@@ -180,3 +180,18 @@ def test_namespace_listing_shows_only_joinable_namespaces(ns: str) -> None:
     assert after == {own}
     # root (CAP_SYS_ADMIN) sees the initial namespace and its own
     assert {"", ns} <= {n["name"] for n in uipc.introspect.namespaces()}
+
+
+def test_counters_count_calls_and_objects_their_operations(ns: str) -> None:
+    """What `uipc top` derives rates from: the daemon's syscall counter and
+    each object's operations; a queue's messages summarised by type."""
+    before = uipc.introspect.daemon()["calls"]
+    q = uipc.msgget(uipc.IPC_PRIVATE, 0o600)
+    for mtype in (3, 1, 3):
+        uipc.msgsnd(q, mtype, b"xy")
+    uipc.msgrcv(q, 10, 1)
+    assert uipc.introspect.daemon()["calls"] >= before + 5
+    (entry,) = uipc.introspect.namespace()["msg"]
+    assert entry["ops"] == 4
+    assert entry["types"] == [[3, 2, 4]]
+    uipc.msgctl(q, uipc.IPC_RMID)

@@ -49,6 +49,9 @@ class Sample:
     snapshot: dict[str, Any]
     taken: float
     ops: dict[tuple[str, Any], float] = field(default_factory=dict)
+    #: the daemon's syscall counter, and requests/s since the previous sample
+    calls: int | None = None
+    rate: float | None = None
 
 
 def ident(kind: str, e: dict[str, Any]) -> Any:
@@ -66,8 +69,12 @@ class Sampler:
         from uipc.client import introspect
         snap = introspect.namespace()
         s = Sample(snap, time.time())
+        s.calls = introspect.daemon()["calls"]
         if self.last is not None:
             s.ops = ops_per_second(self.last, s)
+            dt = s.taken - self.last.taken
+            if dt > 0 and self.last.calls is not None:
+                s.rate = (s.calls - self.last.calls) / dt
         self.last = s
         return s
 
@@ -231,6 +238,8 @@ def header(sample: Sample, dpid: int | None) -> list[str]:
     procs = others(sample)
     blocked = {w["pid"] for k in SECTIONS for e in snap.get(k, []) for w in sleepers_of(k, e)}
     counts = ", ".join(f"{len(snap.get(k, []))} {SHORT[k]}" for k in SECTIONS)
+    if sample.rate is not None:
+        daemon += f", {sample.rate:,.0f} requests/s"
     lines = [f"uipc top - namespace {snap.get('namespace', '?')} - {daemon} - "
              f"{plural(len(procs), 'process', 'processes')} connected (besides this one), "
              f"{len(blocked)} blocked - "

@@ -103,3 +103,9 @@ def namespaces() -> list[dict[str, Any]]:
         entries, start = namespaces_page(start)
         out += entries
     return out
+
+
+def daemon() -> dict[str, Any]:
+    """The daemon's counters: ``calls`` (syscalls served since it started),
+    ``processes`` and ``namespaces`` it knows."""
+    return json.loads(call(_INTROSPECT, (2, 0, 0, 0))[0])

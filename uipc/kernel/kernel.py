@@ -77,6 +77,8 @@ class Kernel:
         self.signals: list[tuple[int, int, int, int, int, int]] = []
         #: user_struct.mq_bytes: RLIMIT_MSGQUEUE bytes each uid's queues hold
         self.mq_user_bytes: dict[int, int] = {}
+        #: syscalls run (for `uipc top`'s requests/s)
+        self.calls = 0
 
     # --- clocks ---------------------------------------------------------
     @property
@@ -180,6 +182,7 @@ class Kernel:
         """
         if task.waiter is not None:
             raise KernelError(errno.EBUSY, f"{task} is already blocked in {task.waiter.op}")
+        self.calls += 1
         clock = self.clock  # Clocks.set, inlined: this is the hot path
         clock.realtime = now
         clock.monotonic = now if mono is None else mono

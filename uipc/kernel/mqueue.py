@@ -164,6 +164,8 @@ class MqueueInode:
     files: set[File] = field(default_factory=set)
     #: the poll mask its files' doorbells last heard of
     mask: int = -1
+    #: sends and receives done, for `uipc top`'s ops/s
+    ops: int = 0
     #: tasks asleep on it (each keeps it alive, as its file would) and the
     #: kernel, for the last one's eviction
     sleepers: int = 0
@@ -485,6 +487,7 @@ def sys_mq_timedsend(k: "Kernel", task: Task, mqdes: int, prio: int, timed: int,
         _do_notify(k, task, info)
         info.changed(k)
     info.i_atime = info.i_mtime = info.i_ctime = k.now
+    info.ops += 1
     return None
 
 
@@ -513,6 +516,7 @@ def sys_mq_timedreceive(k: "Kernel", task: Task, mqdes: int, msgsize: int, timed
         return k.park(info.e_wait_q[RECV], receiver)
     result = info.msg_get()
     info.i_atime = info.i_mtime = info.i_ctime = k.now
+    info.ops += 1
     _pipelined_receive(k, info)
     info.changed(k)
     return result

@@ -93,6 +93,8 @@ class MsgQueue:
     """struct msg_queue."""
 
     perm: KernIpcPerm
+    #: sends and receives done, for `uipc top`'s ops/s
+    ops: int = 0
     q_stime: int = 0
     q_rtime: int = 0
     q_ctime: int = 0
@@ -184,6 +186,7 @@ def pipelined_send(k: "Kernel", msq: MsgQueue, msg: MsgMsg) -> bool:
             continue
         msq.q_lrpid = msr.task.pid
         msq.q_rtime = int(k.clock.realtime)
+        msq.ops += 1
         k.wake(msr, (msg.m_type, msg.mtext[:msr.bufsz]))
         return True
     return False
@@ -228,6 +231,7 @@ def sys_msgsnd(k: "Kernel", task: Task, msqid: int, mtype: int, mtext: bytes, ms
             return k.park(msq.q_senders, mss)
         msq.q_lspid = task.pid
         msq.q_stime = int(k.clock.realtime)
+        msq.ops += 1
         if not pipelined_send(k, msq, msg):
             if ns.quota is not None:
                 ns.quota.charge("msg_bytes", task.cred.euid, msgsz, errno.EAGAIN)
@@ -324,6 +328,7 @@ def sys_msgrcv(k: "Kernel", task: Task, msqid: int, bufsz: int, msgtyp: int,
             msq.q_qnum -= 1
             msq.q_rtime = int(k.clock.realtime)
             msq.q_lrpid = task.pid
+            msq.ops += 1
             msq.q_cbytes -= msg.m_ts
             ns.msg_bytes -= msg.m_ts
             ns.msg_hdrs -= 1

@@ -58,6 +58,8 @@ class PosixSem:
     linked: bool = True
     #: the file's ctime: made (CLOCK_REALTIME)
     ctime: float = 0.0
+    #: posts and waits done, for `uipc top`'s ops/s
+    ops: int = 0
     #: processes that have it open (each with its open count)
     openers: dict["Process", int] = field(default_factory=dict)
     waiters: WaitQueue = field(default_factory=WaitQueue)
@@ -171,6 +173,7 @@ def sys_sem_post(k: "Kernel", task: Task, sem: int) -> None:
     if s.value >= SEM_VALUE_MAX:
         raise KernelError(errno.EOVERFLOW, f"the semaphore's value is SEM_VALUE_MAX "
                           f"({SEM_VALUE_MAX})")
+    s.ops += 1
     waiter = s.waiters.first()
     if waiter is not None:
         k.wake(waiter, None)  # the post goes straight to it: the value stays 0
@@ -188,6 +191,7 @@ def sys_sem_timedwait(k: "Kernel", task: Task, sem: int, flags: int, tv_sec: int
     s = _sem_of(task, sem)
     if s.value > 0:
         s.value -= 1
+        s.ops += 1
         return None
     if flags & 1:
         raise KernelError(errno.EAGAIN, "the semaphore is 0 (sem_trywait)")

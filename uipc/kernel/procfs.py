@@ -77,6 +77,7 @@ PAGE_ITEMS = 4096
 #: what=... in the request
 WHAT_NAMESPACE = 0
 WHAT_NAMESPACES = 1
+WHAT_DAEMON = 2
 #: section=... of a WHAT_NAMESPACE request
 SECTIONS = ("processes", "msg", "sem", "shm", "mqueue", "posix_sem", "posix_shm")
 
@@ -184,11 +185,29 @@ def _msg_entry(me: Viewer, msq: Any) -> tuple[dict[str, Any], int]:
                          lambda w: {"msgtyp": w.r_msgtype, "mode": w.r_mode,
                                     "maxsize": w.r_maxsize})
     senders = _waiters(me, msq.q_senders, readable, lambda w: {"msgsz": w.msgsz})
+    types = _msg_types(msq) if readable else None
     entry = dict(_perm_fields(msq.perm), cbytes=msq.q_cbytes, qnum=msq.q_qnum,
                  qbytes=msq.q_qbytes, lspid=msq.q_lspid, lrpid=msq.q_lrpid, stime=msq.q_stime,
                  rtime=msq.q_rtime, ctime=msq.q_ctime, readable=readable, receivers=receivers,
-                 senders=senders)
-    return entry, len(receivers) + len(senders)
+                 senders=senders, ops=msq.ops, types=types)
+    return entry, len(receivers) + len(senders) + (len(types) if types else 0)
+
+
+#: queued messages a msg entry's "types" summary looks at (the rest: "types_partial")
+TYPES_SCAN = 4096
+
+
+def _msg_types(msq: Any) -> list[list[int]]:
+    """[[mtype, count, bytes], ...] of the queued messages, by type (the first
+    TYPES_SCAN messages: a page's work stays bounded)."""
+    seen: dict[int, list[int]] = {}
+    for i, msg in enumerate(msq.q_messages):
+        if i == TYPES_SCAN:
+            break
+        row = seen.setdefault(msg.m_type, [msg.m_type, 0, 0])
+        row[1] += 1
+        row[2] += msg.m_ts
+    return sorted(seen.values())
 
 
 def _semvals(sma: Any) -> list[int]:
@@ -205,7 +224,7 @@ def _sem_entry(me: Viewer, sma: Any) -> tuple[dict[str, Any], int]:
                        lambda q: {"sops": [list(s) for s in q.sops], "blocking": q.blocking})
     undo = [{"pid": un.process.pid, "semadj": list(un.semadj)} for un in sma.undos
             if readable or me.may_inspect(un.process)]
-    entry = dict(_perm_fields(sma.perm), nsems=sma.sem_nsems, otime=sma.sem_otime,
+    entry = dict(_perm_fields(sma.perm), nsems=sma.sem_nsems, otime=sma.sem_otime, ops=sma.ops,
                  ctime=sma.sem_ctime, readable=readable, values=values, waiters=waiters, undo=undo)
     items = (len(values) if values is not None else 0) + len(waiters) + sum(
         len(u["semadj"]) for u in undo)
@@ -245,7 +264,8 @@ def _shm_entry(kernel: Kernel, me: Viewer, shp: Any,
     entry = dict(_perm_fields(shp.perm), size=shp.shm_segsz, cpid=shp.shm_cprid,
                  lpid=shp.shm_lprid, nattch=shp.shm_nattch, atime=shp.shm_atim,
                  dtime=shp.shm_dtim, ctime=shp.shm_ctim, rss=rss, swap=0,
-                 dest=bool(shp.perm.mode & SHM_DEST), readable=readable, attachers=shown)
+                 dest=bool(shp.perm.mode & SHM_DEST), readable=readable, attachers=shown,
+                 ops=shp.ops)
     return entry, len(shown)
 
 
@@ -316,7 +336,7 @@ def _mq_entry(me: Viewer, q: Any) -> tuple[dict[str, Any], int]:
              "curmsgs": q.mq_curmsgs, "qsize": q.qsize, "open_files": len(q.files),
              "notify": None if n is None else {"pid": n.owner.pid, "sigev_notify": n.sigev_notify,
                                                "sigev_signo": n.sigev_signo},
-             "fileinfo": q.fileinfo(), "mtime": q.i_mtime, "senders": senders,
+             "fileinfo": q.fileinfo(), "mtime": q.i_mtime, "ops": q.ops, "senders": senders,
              "receivers": receivers}
     return entry, len(senders) + len(receivers)
 
@@ -336,7 +356,7 @@ def _psem_entry(me: Viewer, s: Any) -> tuple[dict[str, Any], int]:
     waiters = _waiters(me, s.waiters, readable)
     return ({"name": "/" + s.name[4:], "id": s.sem_id, "linked": s.linked, "mode": s.mode,
              "uid": s.uid, "gid": s.gid, "value": s.value if readable else None,
-             "mtime": s.ctime,
+             "mtime": s.ctime, "ops": s.ops,
              "openers": sorted(p.pid for p in s.openers), "waiters": waiters}, len(waiters))
 
 
@@ -396,7 +416,8 @@ def namespaces_page(kernel: Kernel, task: Task, start: str,
              "the name in the tail on (cursor 0). count: the most entries wanted, 0 for the "
              "daemon's page size (at most 256 entries, fewer when they carry many values). "
              "Result tail: {\"entries\": [...], \"next\": the cursor (or name) the next page "
-             "starts at, null after the last}. Objects the caller cannot read show only what "
+             "starts at, null after the last}. what=2: the daemon's counters {\"calls\", "
+             "\"processes\", \"namespaces\"}. Objects the caller cannot read show only what "
              "/proc/sysvipc shows; see uipc/kernel/procfs.py.")
 def sys_introspect(kernel: Kernel, task: Task, what: int, section: int, cursor: int, count: int,
                    start: str) -> str:
@@ -408,13 +429,20 @@ def sys_introspect(kernel: Kernel, task: Task, what: int, section: int, cursor: 
             cursor for the namespaces listing (what=1).
     """
     count = count or PAGE_MAX  # 0: as many as the daemon gives
+    if what == WHAT_DAEMON:
+        if cursor or section or start:
+            raise KernelError(errno.EINVAL, "the daemon's counters take no section, cursor "
+                              "or tail")
+        return json.dumps({"calls": kernel.calls, "processes": len(kernel.processes),
+                           "namespaces": len(kernel.namespaces)})
     if what == WHAT_NAMESPACES:
         if cursor or section:
             raise KernelError(errno.EINVAL, "the namespaces listing has no sections and takes "
                               "its cursor (a name) in the tail: section and cursor must be 0")
         return json.dumps(namespaces_page(kernel, task, start, count))
     if what != WHAT_NAMESPACE:
-        raise KernelError(errno.EINVAL, f"introspect what={what}: 0 (namespace) or 1 (namespaces)")
+        raise KernelError(errno.EINVAL, f"introspect what={what}: 0 (namespace), 1 (namespaces) "
+                          "or 2 (the daemon's counters)")
     if not 0 <= section < len(SECTIONS):
         raise KernelError(errno.EINVAL, f"introspect section {section} outside [0, "
                           f"{len(SECTIONS) - 1}] ({', '.join(SECTIONS)})")

@@ -103,6 +103,8 @@ class SemArray:
     sem_ctime: int = 0
     #: the latest of the per-semaphore sem_otime values (all IPC_STAT shows)
     sem_otime: int = 0
+    #: semops done on it, for `uipc top`'s ops/s
+    ops: int = 0
     pending_alter: WaitQueue = field(default_factory=WaitQueue)
     pending_const: WaitQueue = field(default_factory=WaitQueue)
     #: sems[i].pending_alter, only for the semaphores somebody slept on
@@ -458,6 +460,7 @@ def update_queue(k: "Kernel", sma: SemArray, semnum: int) -> bool:
 
 def set_semotime(k: "Kernel", sma: SemArray) -> None:
     sma.sem_otime = int(k.clock.realtime)
+    sma.ops += 1
 
 
 def do_smart_update(k: "Kernel", sma: SemArray, sops: list[Sop] | None, otime: bool) -> None:

@@ -65,6 +65,8 @@ class ShmidKernel:
     shm_file: Any
     shm_ctim: int = 0
     shm_atim: int = 0
+    #: attaches and detaches, for `uipc top`'s ops/s
+    ops: int = 0
     shm_dtim: int = 0
     shm_cprid: int = 0
     shm_lprid: int = 0
@@ -161,6 +163,7 @@ def shm_open(k: "Kernel", shp: ShmidKernel, pid: int) -> None:
     """__shm_open(): a mapping appears (attach or fork copy)."""
     shp.shm_atim = int(k.clock.realtime)
     shp.shm_lprid = pid
+    shp.ops += 1
     shp.shm_nattch += 1
 
 
@@ -172,6 +175,7 @@ def shm_close(k: "Kernel", ns: "IpcNamespace", shp: ShmidKernel, pid: int) -> No
     """shm_close(): a mapping goes (detach, exec, exit)."""
     shp.shm_lprid = pid
     shp.shm_dtim = int(k.clock.realtime)
+    shp.ops += 1
     shp.shm_nattch -= 1
     if shm_may_destroy(ns, shp) and not shp.perm.deleted:
         shm_destroy(k, ns, shp)
