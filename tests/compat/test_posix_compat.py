@@ -241,3 +241,18 @@ def test_shadow_module_is_uipcs(daemon: DaemonProc, tmp_path: Path) -> None:
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["uipc.compat.posix_ipc", "1.3.2"]
+
+
+def test_install_makes_the_imports_the_drop_ins_in_process() -> None:
+    """uipc.compat.install(): `import sysv_ipc` / `import posix_ipc` give
+    uipc's modules in this process, even after the real ones were imported."""
+    import subprocess
+    import sys
+    code = ("import sys, uipc.compat\n"
+            "sys.modules['sysv_ipc'] = object()  # as if the real package were imported\n"
+            "uipc.compat.install()\n"
+            "import sysv_ipc, posix_ipc\n"
+            "print(sysv_ipc.__name__, posix_ipc.__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=str(ROOT) if "ROOT" in globals() else None)
+    assert out.stdout.split() == ["uipc.compat.sysv_ipc", "uipc.compat.posix_ipc"], out.stderr

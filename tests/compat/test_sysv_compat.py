@@ -114,6 +114,10 @@ def introspect_namespace(name: str) -> dict:
     return json.loads(out.stdout)
 
 
+#: the suites' summary lines, for the end of the test run (conftest.py)
+SUITE_LINES: list[str] = []
+
+
 @pytest.fixture(scope="session")
 def sdist_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The pinned sdists, downloaded once per test run."""
@@ -121,17 +125,19 @@ def sdist_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.timeout(900)
-def test_sysv_ipc_suite_passes_under_uipc(daemon: DaemonProc, sdist_cache: Path,
-                                          tmp_path: Path) -> None:
-    """sysv_ipc 1.2.0's tests/, unmodified, pass against uipc.compat.sysv_ipc
-    in a fresh uipc namespace: no failure outside KNOWN, and at least as many
-    passes as the real package's wheel in a private kernel namespace."""
+@pytest.mark.parametrize("suite", ["sysv_ipc", "posix_ipc"])
+def test_the_packages_own_suites_pass_under_uipc(daemon: DaemonProc, sdist_cache: Path,
+                                                 tmp_path: Path, suite: str) -> None:
+    """sysv_ipc 1.2.0's and posix_ipc 1.3.2's tests/, unmodified, pass against
+    uipc.compat in a fresh uipc namespace: no failure outside KNOWN, and at
+    least as many passes as the real packages in a private kernel namespace."""
     before = kernel_ipc_keys()
-    [result] = rs.run_suites(["sysv_ipc"], sdist_cache, tmp_path)
+    [result] = rs.run_suites([suite], sdist_cache, tmp_path)
+    SUITE_LINES.append(result.line())
     print(result.line())
     assert result.available and not result.problem, result.output[-5000:]
     assert result.unexpected == [], result.output[-20000:]
-    assert result.passed >= rs.BASELINE["sysv_ipc"], result.line()
+    assert result.passed >= rs.BASELINE[suite], result.line()
     # no object of the suite's went to the kernel (its keys are random: none new there)
     after = kernel_ipc_keys()
     assert all(after[k] <= before[k] for k in after), (before, after)
