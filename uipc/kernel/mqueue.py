@@ -58,8 +58,9 @@ from uipc.kernel.file import (
     FMODE_READ, FMODE_WRITE, O_ACCMODE, O_CLOEXEC, O_NONBLOCK, O_RDWR, O_WRONLY, POLLIN,
     POLLOUT, POLLRDNORM, POLLWRNORM, File, FileOps, NewFile, PollTable, fput, poll_wait,
 )
+from uipc.kernel.namei import generic_permission
 from uipc.kernel.sysctl import HARD_MSGMAX, HARD_MSGSIZEMAX
-from uipc.kernel.task import CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_RESOURCE, Cred, Task
+from uipc.kernel.task import CAP_FOWNER, CAP_SYS_RESOURCE, Task
 from uipc.kernel.wait import WaitQueue, Waiter
 from uipc.uapi.mqueue import (
     MQ_PRIO_MAX, NAME_MAX, SI_MESGQ, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIZEOF_MSG_MSG,
@@ -269,16 +270,8 @@ def lookup(name: str) -> str:
     return name
 
 
-def inode_permission(cred: Cred, uid: int, gid: int, mode: int, mask: int) -> bool:
-    """generic_permission(): the owner's, group's or others' bits, or
-    CAP_DAC_OVERRIDE.  ``mask`` is MAY_READ (4) | MAY_WRITE (2)."""
-    if cred.euid == uid:
-        bits = mode >> 6
-    elif cred.in_group_p(gid):
-        bits = mode >> 3
-    else:
-        bits = mode
-    return (bits & mask) == mask or cred.capable(CAP_DAC_OVERRIDE)
+#: inode_permission() on a queue's inode is generic_permission()
+inode_permission = generic_permission
 
 
 def mq_treesize(maxmsg: int) -> int:

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from uipc.kernel.entry import syscall
 from uipc.kernel.errors import KernelError
 from uipc.kernel.file import O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY
-from uipc.kernel.task import CAP_DAC_OVERRIDE, CAP_FOWNER, Cred, Task
+from uipc.kernel.namei import MAY_READ, MAY_WRITE, generic_permission
+from uipc.kernel.task import CAP_FOWNER, Cred, Task
 from uipc.uapi.mqueue import NAME_MAX
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 O_CREAT = 0o100
 O_EXCL = 0o200
 O_TRUNC = 0o1000
-MAY_READ, MAY_WRITE = 4, 2
 S_IALLUGO = 0o7777
 
 
@@ -67,15 +67,8 @@ def shm_name(name: str, prefix: str = "") -> str:
     return file
 
 
-def may_access(cred: Cred, uid: int, gid: int, mode: int, mask: int) -> bool:
-    """generic_permission() on a /dev/shm file (CAP_DAC_OVERRIDE passes)."""
-    if cred.euid == uid:
-        bits = mode >> 6
-    elif cred.in_group_p(gid):
-        bits = mode >> 3
-    else:
-        bits = mode
-    return (bits & mask) == mask or cred.capable(CAP_DAC_OVERRIDE)
+#: may_open()'s check of a /dev/shm file's mode
+may_access = generic_permission
 
 
 def access_mask(oflag: int) -> int:
