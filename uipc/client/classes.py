@@ -4,7 +4,6 @@ from __future__ import annotations
 import errno
 from typing import Iterable, Iterator
 
-from uipc.client.aio import amsgrcv, amsgsnd
 from uipc.client.args import LONG_MAX, int_in, items, key_t
 from uipc.client.batch import msgrcv_many, msgsnd_many
 from uipc.client.syscalls import msgctl, msgget, msgrcv, msgsnd
@@ -111,6 +110,7 @@ class MessageQueue:
 
     async def asend(self, data: bytes, type: int = 1, block: bool = True) -> None:  # noqa: A002
         """send() awaited on the event loop (uipc.client.aio: no thread, cancellable)."""
+        from uipc.client.aio import amsgsnd  # asyncio only for those who await
         await amsgsnd(self.id, type, data, 0 if block else IPC_NOWAIT)
 
     async def areceive(self, type: int = 0, block: bool = True, max_size: int | None = None,  # noqa: A002
@@ -119,6 +119,7 @@ class MessageQueue:
         and loses no message (uipc.client.aio)."""
         flags = (0 if block else IPC_NOWAIT) | (MSG_EXCEPT if except_type else 0)
         flags |= MSG_NOERROR if truncate else 0
+        from uipc.client.aio import amsgrcv
         return await amsgrcv(self.id, self.max_message_size if max_size is None else max_size, type, flags)
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:

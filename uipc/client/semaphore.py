@@ -4,7 +4,6 @@ from __future__ import annotations
 import errno
 from typing import Any, Iterable, Sequence
 
-from uipc.client.aio import asemtimedop
 from uipc.client.args import c_int, int_in, items
 from uipc.client.classes import object_key, object_mode
 from uipc.client.syscalls import semctl, semget, semop, semtimedop, semvals
@@ -148,6 +147,7 @@ class SemaphoreSet:
                     undo: bool | None = None) -> tuple[list[tuple[int, int, int]], float | None]:
             return _with_flags(ops, self._flags(block, undo)), timeout  # as apply() builds it
         sops, timeout = request(**kw)
+        from uipc.client.aio import asemtimedop  # asyncio only for those who await
         await asemtimedop(self.id, sops, timeout)
 
     async def aacquire(self, index: int = 0, delta: int = 1, **kw: Any) -> None:
