@@ -28,6 +28,10 @@ from uipc.client.mqueue import (
     mq_close, mq_fileinfo, mq_getattr, mq_notify, mq_open, mq_receive, mq_send, mq_setattr,
     mq_timedreceive, mq_timedsend, mq_unlink,
 )
+from uipc.client.files import (
+    EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE, close, eventfd, eventfd_read, eventfd_write, read,
+    write,
+)
 from uipc.client.posix_shm import (
     NamedSem, sem_close, sem_getvalue, sem_open, sem_post, sem_timedwait, sem_trywait, sem_unlink,
     sem_wait, shm_open, shm_unlink,

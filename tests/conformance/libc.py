@@ -21,3 +21,12 @@ def set_sysctl(name: str, value: object) -> None:
     """Write /proc/sys/kernel/NAME: per IPC namespace, so only ours changes."""
     with open(f"/proc/sys/kernel/{name}", "w") as f:
         f.write(str(value))
+
+
+# the descriptor family: the kernel's own, through os (uipc.eventfd... on the uipc side)
+import os as _os  # noqa: E402
+
+eventfd = _os.eventfd
+read = _os.read
+write = _os.write
+close = _os.close

@@ -6,11 +6,12 @@ import pytest
 from tests.conformance.harness import Scenario, assert_conforms
 from tests.conformance.scenarios_msg import SCENARIOS as MSG
 from tests.conformance.scenarios_sem import SCENARIOS as SEM
+from tests.conformance.scenarios_eventfd import SCENARIOS as EVENTFD
 from tests.conformance.scenarios_mq import COMPARED as MQ
 from tests.conformance.scenarios_posix import SCENARIOS as POSIX
 from tests.conformance.scenarios_shm import SCENARIOS as SHM
 
-ALL: list[Scenario] = [*MSG, *SEM, *SHM, *MQ, *POSIX]
+ALL: list[Scenario] = [*MSG, *SEM, *SHM, *MQ, *POSIX, *EVENTFD]
 
 
 @pytest.mark.kernel_oracle

@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 from uipc import protocol as P
 from uipc.client.args import abs_timespec, buffer, c_int, c_long, size_t
-from uipc.client.connection import call, drop_connection, hold_anchor, register_fork_files
+from uipc.client.connection import call, drop_connection, hold_anchor
+from uipc.client.files import close, fd_inode, received
 from uipc.uapi.mqueue import SIGEV_THREAD, MqAttr, SigEvent
 
 _OPEN = P.OPS_BY_NAME["mq_open"]
@@ -34,23 +35,10 @@ _SEND = P.OPS_BY_NAME["mq_timedsend"]
 _RECV = P.OPS_BY_NAME["mq_timedreceive"]
 _NOTIFY = P.OPS_BY_NAME["mq_notify"]
 _GETSETATTR = P.OPS_BY_NAME["mq_getsetattr"]
-_CLOSE = P.OPS_BY_NAME["close"]
 _FILEINFO = P.OPS_BY_NAME["mq_fileinfo"]
 _NOTIFY_WAIT = P.OPS_BY_NAME["mq_notify_wait"]
 _MSG = P.MSG_RESULT
 _U64 = (1 << 64) - 1
-
-#: descriptors this process opened (or inherited through fork) from uipc:
-#: a fork child must tell the daemon it shares them
-_open_count = 0
-
-
-def _has_files() -> bool:
-    return _open_count > 0
-
-
-register_fork_files(_has_files)
-
 
 def umask() -> int:
     """The process's umask, without changing it (thread-safe: /proc)."""
@@ -82,19 +70,12 @@ def queue_name(name: Any) -> bytes:
     return name[1:].encode("utf-8", "surrogateescape")
 
 
-def mqdes(mqd: Any) -> int:
-    """The inode naming the queue of descriptor ``mqd``; 0 (which names no
-    queue: EBADF from the daemon, after the checks the kernel makes first)
-    if it is not open."""
-    try:
-        return os.fstat(c_int("mqdes", mqd)).st_ino
-    except OSError:
-        return 0
+#: the inode naming the queue of a descriptor (uipc/client/files.py)
+mqdes = fd_inode
 
 
 def mq_open(name: str, oflag: int, mode: int = 0o600, attr: MqAttr | None = None) -> int:
     """Open (or, with O_CREAT, create) a message queue; returns its descriptor.  See mq_open(3)."""
-    global _open_count
     tail = queue_name(name)
     # the process's descriptors live as long as the process, not as one
     # thread's connection: a process whose connections all close is taken
@@ -109,46 +90,13 @@ def mq_open(name: str, oflag: int, mode: int = 0o600, attr: MqAttr | None = None
     msgsize = c_long("mq_msgsize", attr.mq_msgsize) if has_attr else 0  # type: ignore[union-attr]
     _, fds = call(_OPEN, (oflag, mode & ~umask() & 0xFFFFFFFF, int(has_attr), maxmsg, msgsize,
                           rlimit_msgqueue()), tail)
-    if not fds:
-        raise OSError(5, "uipc daemon sent no descriptor with mq_open")
-    fd = fds[0]
-    for extra in fds[1:]:
-        os.close(extra)
-    os.set_inheritable(fd, False)  # mq_open's descriptors are always close-on-exec
-    _open_count += 1
-    return fd
+    return received(fds, "mq_open", cloexec=True)  # always close-on-exec, as Linux's
 
 
 def mq_close(mqd: int) -> None:
-    """Close a queue's descriptor (its notification goes if this process registered it)."""
-    global _open_count
-    ino = mqdes(mqd)
-    if not ino:
-        raise OSError(errno.EBADF, "mq_close: the descriptor is not open")
-    # a dup of it (same open file) keeps the file open for this process; the
-    # daemon hears first (our close could otherwise reach it, through the
-    # doorbell, before this call does)
-    call(_CLOSE, (ino, int(_held_elsewhere(ino, mqd))))
-    os.close(mqd)
-    _open_count = max(0, _open_count - 1)
-
-
-def _held_elsewhere(ino: int, mqd: int) -> bool:
-    """Does a descriptor of this process other than ``mqd`` name the doorbell ``ino``?"""
-    target = f"pipe:[{ino}]"
-    try:
-        fds = os.listdir("/proc/self/fd")
-    except OSError:
-        return False
-    for fd in fds:
-        if fd == str(mqd):
-            continue
-        try:
-            if os.readlink(f"/proc/self/fd/{fd}") == target:
-                return True
-        except OSError:
-            continue
-    return False
+    """Close a queue's descriptor (its notification goes if this process
+    registered it; a dup of it keeps the queue open).  See mq_close(3)."""
+    close(mqd)
 
 
 def mq_unlink(name: str) -> None:

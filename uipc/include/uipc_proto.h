@@ -53,6 +53,9 @@
 #define UIPC_OP_SEM_POST 34
 #define UIPC_OP_SEM_TIMEDWAIT 35
 #define UIPC_OP_SEM_GETVALUE 36
+#define UIPC_OP_READ 37
+#define UIPC_OP_WRITE 38
+#define UIPC_OP_EVENTFD2 39
 #define UIPC_OP_TRACE 100
 
 struct uipc_req_header { uint32_t length; uint32_t req_id; uint16_t op; } __attribute__((packed));
@@ -92,6 +95,9 @@ struct uipc_sem_close_args { int64_t sem; } __attribute__((packed));
 struct uipc_sem_post_args { int64_t sem; } __attribute__((packed));
 struct uipc_sem_timedwait_args { int64_t sem; uint8_t flags; int64_t tv_sec; int64_t tv_nsec; } __attribute__((packed));
 struct uipc_sem_getvalue_args { int64_t sem; } __attribute__((packed));
+struct uipc_read_args { uint64_t fd; uint64_t count; } __attribute__((packed));
+struct uipc_write_args { uint64_t fd; } __attribute__((packed));
+struct uipc_eventfd2_args { uint32_t initval; int32_t flags; } __attribute__((packed));
 struct uipc_trace_args { int64_t pid; } __attribute__((packed));
 
 /* fixed results */

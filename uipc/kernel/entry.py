@@ -28,7 +28,7 @@ the implementation parses itself, as copy_from_user: ipc(2)'s ``ptr``).
 
 A result kind says how the value travels back: ``none``, ``int`` (i64),
 ``msg`` ((mtype, mtext)), ``ctl`` (an int, a list of ints or (int, struct)),
-``text``, ``msgs``, ``shmat`` (an attachment whose memory object's
+``text``, ``bytes`` (raw, read(2)'s), ``msgs``, ``shmat`` (an attachment whose memory object's
 descriptor rides along: ``fds=1``), ``any`` (ipc(2): a tagged value of one of
 the others), ``file`` (a new open file: the daemon makes its real
 descriptor, a doorbell, sends it and installs the file under its inode:
@@ -47,8 +47,8 @@ FIXED_TYPES = {"i8": "b", "u8": "B", "i16": "h", "u16": "H", "i32": "i", "u32": 
 #: variable wire types (the tail); semun also has a fixed i64 part
 TAIL_TYPES = frozenset({"bytes", "text", "sembufs", "msgs", "ids", "msqid_ds", "shmid_ds",
                         "semun", "user"})
-RESULT_KINDS = frozenset({"none", "int", "msg", "ctl", "text", "msgs", "shmat", "any", "file",
-                          "memory"})
+RESULT_KINDS = frozenset({"none", "int", "msg", "ctl", "text", "bytes", "msgs", "shmat", "any",
+                          "file", "memory"})
 
 
 @dataclass(frozen=True)

@@ -599,23 +599,6 @@ def sys_mq_getsetattr(k: "Kernel", task: Task, mqdes: int, set: int, mq_flags: i
     return old
 
 
-@syscall(26, "close", "fd:u64 others:u8", result="none",
-         doc="close(2) of a uipc descriptor (named by its st_ino), before the client closes "
-             "its own: the file's ->flush for the caller; others 1: the process keeps other "
-             "descriptors of the same open file (dup), which keep it open")
-def sys_close(k: "Kernel", task: Task, fd: int, others: int) -> None:
-    """close_fd(): ->flush for the closing process; the process's reference
-    to the file goes with its last descriptor of it."""
-    files = task.process.files
-    if fd <= 0 or fd not in files:
-        raise KernelError(errno.EBADF, f"descriptor (inode {fd}) is not open in this process")
-    if others:
-        file = files.get(fd)
-        file.f_op.flush(k, task.process, file)
-        return
-    files.close(k, fd, task)
-
-
 @syscall(27, "mq_fileinfo", "mqdes:u64", result="text",
          doc="read(2) of a queue's descriptor: mqueue_read_file's QSIZE/NOTIFY line")
 def sys_mq_fileinfo(k: "Kernel", task: Task, mqdes: int) -> str:

@@ -283,6 +283,9 @@ def _process_entry(me: Viewer, p: Process) -> tuple[dict[str, Any], int]:
         return entry, 0
     entry["undo"] = {str(semid): list(un.semadj) for semid, un in p.sysvsem.items()}
     entry["shm_attachments"] = len(p.shm_attachments)
+    # what each thread sleeps in, whatever the object (an eventfd read too)
+    entry["waits"] = [{"tid": t.tid, "op": t.waiter.op, "since": t.waiter.since}
+                      for t in sorted(p.tasks, key=lambda t: t.tid) if t.waiter is not None]
     return entry, sum(len(adj) for adj in entry["undo"].values())
 
 

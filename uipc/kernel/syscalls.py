@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from uipc.kernel import (  # noqa: F401 - they declare
-    fork, ipc_syscall, mqueue, msg, posix_sem, posix_shm, procfs, sem, shm, sysctl,
+    eventfd, fork, ipc_syscall, mqueue, msg, posix_sem, posix_shm, procfs, read_write, sem, shm,
+    sysctl,
 )
 from uipc.kernel.entry import TABLE, SyscallSpec
 

@@ -41,4 +41,7 @@ SYSCALL_ROWS = (
     (34, 'sem_post', (('sem', 'i64'),), 'none', 0, 'sem_post(3)'),
     (35, 'sem_timedwait', (('sem', 'i64'), ('flags', 'u8'), ('tv_sec', 'i64'), ('tv_nsec', 'i64')), 'none', 0, 'sem_wait(3) (flags 0), sem_trywait (1), sem_timedwait (2: absolute CLOCK_REALTIME)'),
     (36, 'sem_getvalue', (('sem', 'i64'),), 'int', 0, 'sem_getvalue(3)'),
+    (37, 'read', (('fd', 'u64'), ('count', 'u64')), 'bytes', 0, 'read(2) of a uipc descriptor (named by its st_ino). Result tail: the bytes read'),
+    (38, 'write', (('fd', 'u64'), ('data', 'bytes')), 'int', 0, 'write(2) to a uipc descriptor (named by its st_ino). Result: bytes written'),
+    (39, 'eventfd2', (('initval', 'u32'), ('flags', 'i32')), 'file', 1, "eventfd2(2). Replies with its descriptor (SCM_RIGHTS); calls name it by that descriptor's st_ino"),
 )

@@ -139,6 +139,10 @@ def _reply_text(req_id: int, result: Any) -> bytes:
     return P.encode_reply(req_id, str(result).encode())
 
 
+def _reply_bytes(req_id: int, result: Any) -> bytes:
+    return P.encode_reply(req_id, bytes(result))
+
+
 def _reply_msgs(req_id: int, result: Any) -> bytes:
     return P.encode_reply(req_id, P.pack_msgs(result))
 
@@ -151,7 +155,7 @@ def _shmat_payload(result: Any) -> bytes:
 #: result kind -> encoder of a whole success reply frame (descriptor-free kinds)
 REPLY_ENCODERS: dict[str, Callable[[int, Any], bytes]] = {
     "none": _reply_none, "int": _reply_int, "msg": _reply_msg, "ctl": _reply_ctl,
-    "text": _reply_text, "msgs": _reply_msgs,
+    "text": _reply_text, "bytes": _reply_bytes, "msgs": _reply_msgs,
 }
 #: ipc(2)'s tags, in the order of its doc
 ANY_TAGS = {"int": 0, "msg": 1, "ctl": 2, "shmat": 3, "none": 4}
