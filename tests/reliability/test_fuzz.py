@@ -52,6 +52,9 @@ def valid_frames(ns: str) -> list[bytes]:
         P.encode_request(op["shm_unlink"], 28, (), b"/fuzzm"),
         P.encode_request(op["close"], 29, (1, 0)),
         P.encode_request(op["trace"], 30, (0,), b"msgsnd"),
+        P.encode_request(op["eventfd2"], 31, (3, 0o4000)),
+        P.encode_request(op["read"], 32, (1, 8)),
+        P.encode_request(op["write"], 33, (1,), b"\x01" + b"\0" * 7),
     ]
 
 
