@@ -30,3 +30,6 @@ eventfd = _os.eventfd
 read = _os.read
 write = _os.write
 close = _os.close
+from tests.conformance.libc_timerfd import (  # noqa: E402,F401
+    timerfd_create, timerfd_gettime, timerfd_settime,
+)

@@ -123,3 +123,40 @@ def eventfd_read(fd: int) -> int:
 def eventfd_write(fd: int, value: int) -> None:
     """glibc's eventfd_write: add ``value``."""
     write(fd, _U64.pack(value))
+
+
+# --- timerfd -----------------------------------------------------------------------
+_TFD_CREATE = P.OPS_BY_NAME["timerfd_create"]
+_TFD_SET = P.OPS_BY_NAME["timerfd_settime"]
+_TFD_GET = P.OPS_BY_NAME["timerfd_gettime"]
+CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME = 0, 1, 7
+TFD_NONBLOCK, TFD_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
+TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET = 1, 2
+
+
+def timerfd_create(clockid: int, flags: int = 0) -> int:
+    """timerfd_create(2): a timer as a file; reads give the 8-byte count of
+    expirations since the last read."""
+    hold_anchor()
+    _, fds = call(_TFD_CREATE, (c_int("clockid", clockid), c_int("flags", flags)))
+    return received(fds, "timerfd_create", bool(flags & TFD_CLOEXEC))
+
+
+def _itimerspec(values: list[int]) -> tuple[float, float]:
+    isec, insec, vsec, vnsec = values
+    return isec + insec / 1e9, vsec + vnsec / 1e9
+
+
+def timerfd_settime(fd: int, flags: int, interval: float, value: float) -> tuple[float, float]:
+    """timerfd_settime(2) in seconds: arm (value > 0; absolute with
+    TFD_TIMER_ABSTIME) or disarm (0); returns the old (interval, value)."""
+    from uipc.client.args import abs_timespec
+    isec, insec = abs_timespec("interval", interval)
+    vsec, vnsec = abs_timespec("value", value)
+    payload = call(_TFD_SET, (fd_inode(fd), c_int("flags", flags), isec, insec, vsec, vnsec))[0]
+    return _itimerspec(P.unpack_ctl_result(payload))
+
+
+def timerfd_gettime(fd: int) -> tuple[float, float]:
+    """timerfd_gettime(2): (interval, seconds until the next expiry; 0: disarmed)."""
+    return _itimerspec(P.unpack_ctl_result(call(_TFD_GET, (fd_inode(fd),))[0]))

@@ -56,6 +56,9 @@
 #define UIPC_OP_READ 37
 #define UIPC_OP_WRITE 38
 #define UIPC_OP_EVENTFD2 39
+#define UIPC_OP_TIMERFD_CREATE 40
+#define UIPC_OP_TIMERFD_SETTIME 41
+#define UIPC_OP_TIMERFD_GETTIME 42
 #define UIPC_OP_TRACE 100
 
 struct uipc_req_header { uint32_t length; uint32_t req_id; uint16_t op; } __attribute__((packed));
@@ -98,6 +101,9 @@ struct uipc_sem_getvalue_args { int64_t sem; } __attribute__((packed));
 struct uipc_read_args { uint64_t fd; uint64_t count; } __attribute__((packed));
 struct uipc_write_args { uint64_t fd; } __attribute__((packed));
 struct uipc_eventfd2_args { uint32_t initval; int32_t flags; } __attribute__((packed));
+struct uipc_timerfd_create_args { int32_t clockid; int32_t flags; } __attribute__((packed));
+struct uipc_timerfd_settime_args { uint64_t fd; int32_t flags; int64_t int_sec; int64_t int_nsec; int64_t val_sec; int64_t val_nsec; } __attribute__((packed));
+struct uipc_timerfd_gettime_args { uint64_t fd; } __attribute__((packed));
 struct uipc_trace_args { int64_t pid; } __attribute__((packed));
 
 /* fixed results */

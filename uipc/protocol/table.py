@@ -44,4 +44,7 @@ SYSCALL_ROWS = (
     (37, 'read', (('fd', 'u64'), ('count', 'u64')), 'bytes', 0, 'read(2) of a uipc descriptor (named by its st_ino). Result tail: the bytes read'),
     (38, 'write', (('fd', 'u64'), ('data', 'bytes')), 'int', 0, 'write(2) to a uipc descriptor (named by its st_ino). Result: bytes written'),
     (39, 'eventfd2', (('initval', 'u32'), ('flags', 'i32')), 'file', 1, "eventfd2(2). Replies with its descriptor (SCM_RIGHTS); calls name it by that descriptor's st_ino"),
+    (40, 'timerfd_create', (('clockid', 'i32'), ('flags', 'i32')), 'file', 1, "timerfd_create(2). Replies with its descriptor (SCM_RIGHTS); calls name it by that descriptor's st_ino"),
+    (41, 'timerfd_settime', (('fd', 'u64'), ('flags', 'i32'), ('int_sec', 'i64'), ('int_nsec', 'i64'), ('val_sec', 'i64'), ('val_nsec', 'i64')), 'ctl', 0, 'timerfd_settime(2). Result: the old itimerspec [interval s, ns, value s, ns]'),
+    (42, 'timerfd_gettime', (('fd', 'u64'),), 'ctl', 0, 'timerfd_gettime(2). Result: [interval s, ns, value s, ns]'),
 )

@@ -22,7 +22,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 from uipc.kernel import Kernel
-from uipc.kernel.file import NewFile, vfs_poll
+from uipc.kernel.file import POLLIN, POLLOUT, NewFile, vfs_poll
 from uipc.server.doorbell import Doorbells
 from uipc.server.siginfo import send_siginfo, sigqueue_via_pid
 
@@ -72,7 +72,10 @@ class FileEffects:
             dirty, k.poll_dirty = k.poll_dirty, set()
             for file in dirty:
                 if file.f_ino and file.f_count > 0:
-                    self.doorbells.set(file.f_ino, vfs_poll(k, None, file, None))
+                    mask = vfs_poll(k, None, file, None) & (POLLIN | POLLOUT)
+                    # a pipe cannot show "neither" (a timerfd not yet expired):
+                    # it shows not-readable, and writable (docs/deviations.md)
+                    self.doorbells.set(file.f_ino, mask or POLLOUT)
         if k.signals:
             signals, k.signals = k.signals, []
             for pid, signo, code, si_pid, si_uid, value in signals:

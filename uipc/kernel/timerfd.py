@@ -1,0 +1,224 @@
+"""fs/timerfd.c: a timer as a file, on the kernel's monotonic timer heap.
+
+* ``timerfd_create(clockid, flags)``: CLOCK_REALTIME, CLOCK_MONOTONIC or
+  CLOCK_BOOTTIME (EINVAL for others); TFD_NONBLOCK, TFD_CLOEXEC (EINVAL for
+  other flags); the timer starts disarmed;
+* ``timerfd_settime(fd, flags, interval, value)``: EINVAL for flags other
+  than TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET or an invalid time;
+  value 0 disarms; else it expires at ``value`` (absolute on its clock with
+  TFD_TIMER_ABSTIME, else relative) and then every ``interval``; returns the
+  old (interval, value) as timerfd_gettime would; the expiration count
+  restarts at 0;
+* ``timerfd_gettime``: (interval, time left until the next expiry; 0 if
+  disarmed);
+* read: EINVAL under 8 bytes; with no expiration yet, EAGAIN if
+  O_NONBLOCK, else sleep; then the 8-byte count of expirations, which
+  restarts at 0 (overruns of a periodic timer are counted, as
+  hrtimer_forward does);
+* poll: POLLIN once it has expired; write: EINVAL (no ->write).
+
+Time: CLOCK_MONOTONIC and CLOCK_BOOTTIME run on the kernel's monotonic
+clock (uipc has no suspend, so they agree); a CLOCK_REALTIME absolute time
+is turned into a monotonic deadline when set, so a later change of the wall
+clock does not move it (TFD_TIMER_CANCEL_ON_SET is accepted and never fires:
+docs/deviations.md).
+"""
+from __future__ import annotations
+
+import errno
+import struct
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from uipc.kernel.entry import syscall
+from uipc.kernel.errors import KernelError
+from uipc.kernel.file import (
+    O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM, File, FileOps, NewFile, PollTable, fput,
+    poll_wait,
+)
+from uipc.kernel.read_write import fdget
+from uipc.kernel.task import Task
+from uipc.kernel.time import Timer
+from uipc.kernel.wait import WaitQueue, Waiter
+
+if TYPE_CHECKING:
+    from uipc.kernel.kernel import Kernel
+
+# include/uapi/linux/time.h, timerfd.h
+CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME = 0, 1, 7
+TFD_TIMER_ABSTIME = 1
+TFD_TIMER_CANCEL_ON_SET = 2
+TFD_NONBLOCK, TFD_CLOEXEC = O_NONBLOCK, O_CLOEXEC
+NSEC = 1_000_000_000
+_U64 = struct.Struct("<Q")
+
+
+@dataclass(eq=False)
+class TimerfdCtx:
+    """struct timerfd_ctx."""
+
+    clockid: int
+    ticks: int = 0
+    #: the armed expiry (CLOCK_MONOTONIC) and period, or None
+    expires: float | None = None
+    interval: float = 0.0
+    timer: Timer | None = None
+    wqh: WaitQueue = field(default_factory=WaitQueue)
+    file: File | None = None
+
+    def poll_mask(self) -> int:
+        return POLLIN | POLLRDNORM if self.ticks else 0
+
+    def notify(self, k: "Kernel") -> None:
+        for entry in self.wqh:
+            if entry.queue is self.wqh:
+                entry.wake_function(k, None)
+        if self.file is not None:
+            k.poll_dirty.add(self.file)
+
+
+def _fire(k: "Kernel", ctx: TimerfdCtx) -> None:
+    """timerfd_tmrproc(): one expiration (and the overruns of a period)."""
+    ctx.timer = None
+    if ctx.expires is None:
+        return
+    now = k.mono
+    if ctx.interval > 0:
+        overruns = 1 + int((now - ctx.expires) // ctx.interval) if now >= ctx.expires else 1
+        ctx.ticks += overruns
+        ctx.expires += overruns * ctx.interval
+        ctx.timer = k.timers.add(ctx.expires, lambda t: _fire(k, ctx))
+    else:
+        ctx.ticks += 1
+        ctx.expires = None
+    ctx.notify(k)
+
+
+@dataclass(eq=False)
+class TimerfdWaiter(Waiter):
+    """A read asleep on a timerfd."""
+
+
+class TimerfdFileOps(FileOps):
+    """timerfd_fops: read and poll; no write (EINVAL)."""
+
+    name = "timerfd"
+
+    def read(self, k: "Kernel", task: "Task", file: File, count: int) -> Any:
+        ctx: TimerfdCtx = file.private_data
+        if count < 8:
+            raise KernelError(errno.EINVAL, f"timerfd read of {count} bytes: the count is 8")
+
+        def attempt() -> object:
+            if not ctx.ticks:
+                if file.f_flags & O_NONBLOCK:
+                    raise KernelError(errno.EAGAIN, "the timer has not expired and the "
+                                      "descriptor is non-blocking")
+                return k.park(ctx.wqh, TimerfdWaiter(task=task, op="timerfd read",
+                                                     restart=attempt))
+            ticks, ctx.ticks = ctx.ticks, 0
+            if ctx.file is not None:
+                k.poll_dirty.add(ctx.file)
+            return _U64.pack(ticks)
+        return attempt()
+
+    def poll(self, k: "Kernel", task: "Task | None", file: File, pt: PollTable | None) -> int:
+        ctx: TimerfdCtx = file.private_data
+        poll_wait(file, ctx.wqh, pt)
+        return ctx.poll_mask()
+
+    def release(self, k: "Kernel", task: "Task | None", file: File) -> None:
+        ctx: TimerfdCtx = file.private_data
+        if ctx.timer is not None:
+            k.timers.cancel(ctx.timer)
+            ctx.timer = None
+        ctx.expires, ctx.file = None, None
+        k.poll_dirty.discard(file)
+        k.quota.uncharge("files", file.f_uid)
+
+
+TIMERFD_FOPS = TimerfdFileOps()
+
+
+def _undo(k: "Kernel", task: Task, new: NewFile) -> None:
+    fput(k, new.file)
+
+
+@syscall(40, "timerfd_create", "clockid:i32 flags:i32", result="file", fds=1, undo=_undo,
+         doc="timerfd_create(2). Replies with its descriptor (SCM_RIGHTS); calls name it by "
+             "that descriptor's st_ino")
+def sys_timerfd_create(k: "Kernel", task: Task, clockid: int, flags: int) -> NewFile:
+    if flags & ~(TFD_NONBLOCK | TFD_CLOEXEC):
+        raise KernelError(errno.EINVAL, f"timerfd_create flags {flags:#x}: only TFD_NONBLOCK "
+                          "and TFD_CLOEXEC")
+    if clockid not in (CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME):
+        raise KernelError(errno.EINVAL, f"clockid {clockid}: CLOCK_REALTIME, CLOCK_MONOTONIC "
+                          "or CLOCK_BOOTTIME")
+    uid = task.cred.euid
+    k.quota.charge("files", uid, 1, errno.EMFILE)
+    ctx = TimerfdCtx(clockid)
+    file = File(TIMERFD_FOPS, O_RDWR | (flags & O_NONBLOCK), ctx)
+    file.f_uid = uid
+    ctx.file = file
+    return NewFile(file, bool(flags & TFD_CLOEXEC))
+
+
+def _timer_of(task: Task, fd: int) -> TimerfdCtx:
+    file = fdget(task, fd)
+    if file.f_op is not TIMERFD_FOPS:
+        raise KernelError(errno.EINVAL, "the descriptor is not a timerfd")
+    return file.private_data  # type: ignore[no-any-return]
+
+
+def _seconds(sec: int, nsec: int) -> float:
+    """A struct timespec: EINVAL unless valid (timespec64_valid)."""
+    if sec < 0 or not 0 <= nsec < NSEC:
+        raise KernelError(errno.EINVAL, f"{{tv_sec={sec}, tv_nsec={nsec}}} is not a valid "
+                          "timespec")
+    return sec + nsec / NSEC
+
+
+def _gettime(k: "Kernel", ctx: TimerfdCtx) -> list[int]:
+    """timerfd_gettime()'s itimerspec: [interval s, ns, value s, ns]."""
+    left = 0.0 if ctx.expires is None else max(ctx.expires - k.mono, 1e-9)
+    isec, insec = divmod(round(ctx.interval * NSEC), NSEC)
+    vsec, vnsec = divmod(round(left * NSEC), NSEC)
+    return [isec, insec, vsec, vnsec]
+
+
+@syscall(41, "timerfd_settime",
+         "fd:u64 flags:i32 int_sec:i64 int_nsec:i64 val_sec:i64 val_nsec:i64", result="ctl",
+         doc="timerfd_settime(2). Result: the old itimerspec [interval s, ns, value s, ns]")
+def sys_timerfd_settime(k: "Kernel", task: Task, fd: int, flags: int, int_sec: int,
+                        int_nsec: int, val_sec: int, val_nsec: int) -> list[int]:
+    """do_timerfd_settime()."""
+    interval = _seconds(int_sec, int_nsec)
+    value = _seconds(val_sec, val_nsec)
+    if flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET):
+        raise KernelError(errno.EINVAL, f"timerfd_settime flags {flags:#x}")
+    ctx = _timer_of(task, fd)
+    old = _gettime(k, ctx)
+    if ctx.timer is not None:
+        k.timers.cancel(ctx.timer)
+        ctx.timer = None
+    ctx.ticks, ctx.interval, ctx.expires = 0, interval, None
+    if value:
+        if flags & TFD_TIMER_ABSTIME:
+            base = k.now if ctx.clockid == CLOCK_REALTIME else k.mono
+            expires = k.mono + (value - base)
+        else:
+            expires = k.mono + value
+        ctx.expires = expires
+        if expires <= k.mono:
+            _fire(k, ctx)  # already due: expired at once, as hrtimer_start of a past time
+        else:
+            ctx.timer = k.timers.add(expires, lambda t: _fire(k, ctx))
+    if ctx.file is not None:
+        k.poll_dirty.add(ctx.file)
+    return old
+
+
+@syscall(42, "timerfd_gettime", "fd:u64", result="ctl",
+         doc="timerfd_gettime(2). Result: [interval s, ns, value s, ns]")
+def sys_timerfd_gettime(k: "Kernel", task: Task, fd: int) -> list[int]:
+    return _gettime(k, _timer_of(task, fd))
