@@ -31,7 +31,8 @@ from uipc.client.mqueue import (
 from uipc.client.files import (
     CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_REALTIME, EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE,
     TFD_CLOEXEC, TFD_NONBLOCK, TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET, close, eventfd,
-    eventfd_read, eventfd_write, read, timerfd_create, timerfd_gettime, timerfd_settime, write,
+    eventfd_read, eventfd_write, poll, read, timerfd_create, timerfd_gettime, timerfd_settime,
+    write,
 )
 from uipc.client.posix_shm import (
     NamedSem, sem_close, sem_getvalue, sem_open, sem_post, sem_timedwait, sem_trywait, sem_unlink,

@@ -87,3 +87,19 @@ def test_cloexec_and_inheritance(ns: str) -> None:
     finally:
         uipc.close(a)
         uipc.close(b)
+
+
+def test_uipc_poll_waits_on_several_descriptors_across_processes(ns: str) -> None:
+    """uipc.poll: an eventfd written by another process wakes it; a timerfd
+    not yet expired shows nothing (exactly: no POLLOUT); a timeout is []."""
+    e = uipc.eventfd(0)
+    t = uipc.timerfd_create(uipc.CLOCK_MONOTONIC)
+    try:
+        assert uipc.poll([(e, select.POLLIN), (t, select.POLLIN | select.POLLOUT)], 0) == []
+        assert uipc.poll([(e, select.POLLIN)], 10) == []
+        writer = Child(lambda: uipc.eventfd_write(e, 3))
+        assert uipc.poll([(t, select.POLLIN), (e, select.POLLIN)], -1) == [(e, select.POLLIN)]
+        writer.result(timeout=30)
+    finally:
+        uipc.close(e)
+        uipc.close(t)

@@ -55,6 +55,9 @@ def valid_frames(ns: str) -> list[bytes]:
         P.encode_request(op["eventfd2"], 31, (3, 0o4000)),
         P.encode_request(op["read"], 32, (1, 8)),
         P.encode_request(op["write"], 33, (1,), b"\x01" + b"\0" * 7),
+        P.encode_request(op["timerfd_create"], 34, (1, 0o4000)),
+        P.encode_request(op["timerfd_settime"], 35, (1, 0, 0, 0, 1, 0)),
+        P.encode_request(op["poll"], 36, (1000,), struct.pack("<qq", 1, 1)),
     ]
 
 

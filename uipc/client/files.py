@@ -160,3 +160,24 @@ def timerfd_settime(fd: int, flags: int, interval: float, value: float) -> tuple
 def timerfd_gettime(fd: int) -> tuple[float, float]:
     """timerfd_gettime(2): (interval, seconds until the next expiry; 0: disarmed)."""
     return _itimerspec(P.unpack_ctl_result(call(_TFD_GET, (fd_inode(fd),))[0]))
+
+
+# --- poll ---------------------------------------------------------------------------
+_POLL = P.OPS_BY_NAME["poll"]
+
+
+def poll(fds: Any, timeout_ms: int | None = -1) -> list[tuple[int, int]]:
+    """poll(2) over uipc descriptors: ``fds`` is [(fd, events)] with
+    select.POLL* bits; ``timeout_ms`` negative or None waits forever.
+    Returns [(fd, revents)] for the ready ones, as select.poll().poll() does.
+    A descriptor that is not uipc's gives POLLNVAL (docs/deviations.md)."""
+    from uipc.client.args import items
+    pairs = [(c_int("fd", fd), c_int("events", ev) & 0xFFFF) for fd, ev in items(
+        fds, "fds must be a list of (fd, events)")]
+    if timeout_ms is None or c_int("timeout_ms", timeout_ms) < 0:
+        timeout = -1
+    else:
+        timeout = int(timeout_ms) * 1_000_000
+    tail = b"".join(struct.pack("<qq", fd_inode(fd) if fd >= 0 else -1, ev) for fd, ev in pairs)
+    revents = P.unpack_ctl_result(call(_POLL, (timeout,), tail)[0])
+    return [(fd, r) for (fd, _), r in zip(pairs, revents) if r]

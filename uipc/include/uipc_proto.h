@@ -59,6 +59,7 @@
 #define UIPC_OP_TIMERFD_CREATE 40
 #define UIPC_OP_TIMERFD_SETTIME 41
 #define UIPC_OP_TIMERFD_GETTIME 42
+#define UIPC_OP_POLL 43
 #define UIPC_OP_TRACE 100
 
 struct uipc_req_header { uint32_t length; uint32_t req_id; uint16_t op; } __attribute__((packed));
@@ -104,6 +105,7 @@ struct uipc_eventfd2_args { uint32_t initval; int32_t flags; } __attribute__((pa
 struct uipc_timerfd_create_args { int32_t clockid; int32_t flags; } __attribute__((packed));
 struct uipc_timerfd_settime_args { uint64_t fd; int32_t flags; int64_t int_sec; int64_t int_nsec; int64_t val_sec; int64_t val_nsec; } __attribute__((packed));
 struct uipc_timerfd_gettime_args { uint64_t fd; } __attribute__((packed));
+struct uipc_poll_args { int64_t timeout; } __attribute__((packed));
 struct uipc_trace_args { int64_t pid; } __attribute__((packed));
 
 /* fixed results */

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from uipc.kernel import (  # noqa: F401 - they declare
     eventfd, fork, ipc_syscall, mqueue, msg, posix_sem, posix_shm, procfs, read_write, sem, shm,
-    sysctl, timerfd,
+    select, sysctl, timerfd,
 )
 from uipc.kernel.entry import TABLE, SyscallSpec
 

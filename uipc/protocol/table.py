@@ -47,4 +47,5 @@ SYSCALL_ROWS = (
     (40, 'timerfd_create', (('clockid', 'i32'), ('flags', 'i32')), 'file', 1, "timerfd_create(2). Replies with its descriptor (SCM_RIGHTS); calls name it by that descriptor's st_ino"),
     (41, 'timerfd_settime', (('fd', 'u64'), ('flags', 'i32'), ('int_sec', 'i64'), ('int_nsec', 'i64'), ('val_sec', 'i64'), ('val_nsec', 'i64')), 'ctl', 0, 'timerfd_settime(2). Result: the old itimerspec [interval s, ns, value s, ns]'),
     (42, 'timerfd_gettime', (('fd', 'u64'),), 'ctl', 0, 'timerfd_gettime(2). Result: [interval s, ns, value s, ns]'),
+    (43, 'poll', (('timeout', 'timeout'), ('fds', 'ids')), 'ctl', 0, "poll(2) over uipc descriptors: the tail is i64 pairs (descriptor's st_ino, events); timeout -1: none. Result: the revents of each pair, in order"),
 )
