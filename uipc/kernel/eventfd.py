@@ -28,10 +28,10 @@ from uipc.kernel.entry import syscall
 from uipc.kernel.errors import KernelError
 from uipc.kernel.file import (
     O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File,
-    FileOps, NewFile, PollTable, fput, poll_wait,
+    FileOps, NewFile, PollTable, alloc_file, poll_wait, undo_new_file,
 )
 from uipc.kernel.task import Task
-from uipc.kernel.wait import WaitQueue, Waiter
+from uipc.kernel.wait import WaitQueue, Waiter, wake_up_all
 
 if TYPE_CHECKING:
     from uipc.kernel.kernel import Kernel
@@ -67,9 +67,7 @@ class EventfdCtx:
 
     def changed(self, k: "Kernel") -> None:
         """The counter moved: sleepers retry, the doorbell follows the mask."""
-        for entry in self.wqh:
-            if entry.queue is self.wqh:
-                entry.wake_function(k, None)
+        wake_up_all(k, self.wqh)
         mask = self.poll_mask()
         if mask != self.mask:
             self.mask = mask
@@ -135,18 +133,12 @@ class EventfdFileOps(FileOps):
     def release(self, k: "Kernel", task: "Task | None", file: File) -> None:
         ctx: EventfdCtx = file.private_data
         ctx.file = None
-        k.poll_dirty.discard(file)
-        k.quota.uncharge("files", file.f_uid)
 
 
 EVENTFD_FOPS = EventfdFileOps()
 
 
-def _undo(k: "Kernel", task: Task, new: NewFile) -> None:
-    fput(k, new.file)
-
-
-@syscall(39, "eventfd2", "initval:u32 flags:i32", result="file", fds=1, undo=_undo,
+@syscall(39, "eventfd2", "initval:u32 flags:i32", result="file", fds=1, undo=undo_new_file,
          doc="eventfd2(2). Replies with its descriptor (SCM_RIGHTS); calls name it by that "
              "descriptor's st_ino")
 def sys_eventfd2(k: "Kernel", task: Task, initval: int, flags: int) -> NewFile:
@@ -154,11 +146,8 @@ def sys_eventfd2(k: "Kernel", task: Task, initval: int, flags: int) -> NewFile:
     if flags & ~EFD_FLAGS:
         raise KernelError(errno.EINVAL, f"eventfd flags {flags:#x}: only EFD_SEMAPHORE, "
                           "EFD_NONBLOCK and EFD_CLOEXEC")
-    uid = task.cred.euid
-    k.quota.charge("files", uid, 1, errno.EMFILE)
     ctx = EventfdCtx(count=initval, flags=flags & EFD_SEMAPHORE)
-    file = File(EVENTFD_FOPS, O_RDWR | (flags & O_NONBLOCK), ctx)
-    file.f_uid = uid
+    file = alloc_file(k, task, EVENTFD_FOPS, O_RDWR | (flags & O_NONBLOCK), ctx)
     ctx.file = file
     ctx.mask = ctx.poll_mask()
     return NewFile(file, bool(flags & EFD_CLOEXEC))

@@ -148,6 +148,22 @@ class NewFile:
         self.cloexec = cloexec
 
 
+def alloc_file(k: "Kernel", task: "Task", f_op: FileOps, f_flags: int, private_data: Any) -> File:
+    """alloc_file(): a new open file of ``task``'s, charged to its uid's
+    uipc.quota.files (EMFILE past it) until its last reference goes (fput)."""
+    uid = task.cred.euid
+    k.quota.charge("files", uid, 1, errno.EMFILE)
+    file = File(f_op, f_flags, private_data)
+    file.f_uid = uid
+    return file
+
+
+def undo_new_file(k: "Kernel", task: "Task", new: NewFile) -> None:
+    """A syscall's new file whose descriptor could not be delivered: the
+    open never happened (the ``undo`` of a result of kind ``file``)."""
+    fput(k, new.file)
+
+
 def OPEN_FMODE(flags: int) -> int:  # noqa: N802 - the kernel's macro
     """OPEN_FMODE(): O_RDONLY -> FMODE_READ, O_WRONLY -> FMODE_WRITE, O_RDWR -> both."""
     acc = flags & O_ACCMODE
@@ -168,6 +184,9 @@ def fput(k: "Kernel", file: File, task: "Task | None" = None) -> None:
     file.f_count -= 1
     if file.f_count == 0:
         file.f_op.release(k, task, file)
+        k.poll_dirty.discard(file)
+        if file.f_uid >= 0:  # alloc_file's charge goes back
+            k.quota.uncharge("files", file.f_uid)
         if file.f_ino:  # the daemon frees the real descriptor's doorbell
             k.files_released.append(file)
 

@@ -56,12 +56,14 @@ from uipc.kernel.entry import syscall
 from uipc.kernel.errors import KernelError
 from uipc.kernel.file import (
     FMODE_READ, FMODE_WRITE, O_ACCMODE, O_CLOEXEC, O_NONBLOCK, O_RDWR, O_WRONLY, POLLIN,
-    POLLOUT, POLLRDNORM, POLLWRNORM, File, FileOps, NewFile, PollTable, fput, poll_wait,
+    POLLOUT, POLLRDNORM, POLLWRNORM, File, FileOps, NewFile, PollTable, alloc_file, poll_wait,
+    undo_new_file,
 )
 from uipc.kernel.namei import generic_permission
 from uipc.kernel.sysctl import HARD_MSGMAX, HARD_MSGSIZEMAX
+from uipc.kernel.time import timespec_seconds
 from uipc.kernel.task import CAP_FOWNER, CAP_SYS_RESOURCE, Task
-from uipc.kernel.wait import WaitQueue, Waiter
+from uipc.kernel.wait import WaitQueue, Waiter, wake_up_all
 from uipc.uapi.mqueue import (
     MQ_PRIO_MAX, NAME_MAX, SI_MESGQ, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIZEOF_MSG_MSG,
     SIZEOF_MSG_TREE_NODE,
@@ -76,7 +78,6 @@ O_CREAT = 0o100
 O_EXCL = 0o200
 #: _NSIG: valid_signal() accepts 0 .. 64
 NSIG = 64
-NSEC_PER_SEC = 1_000_000_000
 S_IFREG = 0o100000
 S_IALLUGO = 0o7777
 SEND, RECV = 0, 1
@@ -211,9 +212,7 @@ class MqueueInode:
             self.mask = mask
             if self.files:
                 k.poll_dirty.update(self.files)
-            for entry in self.wait_q:
-                if entry.queue is self.wait_q:
-                    entry.wake_function(k, mask)
+            wake_up_all(k, self.wait_q, mask)
 
     def fileinfo(self) -> str:
         """mqueue_read_file(): what reading the queue's file gives."""
@@ -246,8 +245,6 @@ class MqueueFileOps(FileOps):
     def release(self, k: "Kernel", task: "Task | None", file: File) -> None:
         info: MqueueInode = file.private_data
         info.files.discard(file)
-        k.poll_dirty.discard(file)
-        k.quota.uncharge("files", file.f_uid)
         if not info.files and not info.linked and not info.sleepers:
             evict_inode(k, info)
 
@@ -315,10 +312,7 @@ def _deadline(k: "Kernel", timed: int, tv_sec: int, tv_nsec: int) -> float | Non
     CLOCK_REALTIME time as a CLOCK_MONOTONIC deadline (None: no timeout)."""
     if not timed:
         return None
-    if tv_sec < 0 or not 0 <= tv_nsec < NSEC_PER_SEC:
-        raise KernelError(errno.EINVAL, f"timeout {{tv_sec={tv_sec}, tv_nsec={tv_nsec}}} is not "
-                          "a valid timespec (tv_sec >= 0, 0 <= tv_nsec < 1e9)")
-    return k.mono + (tv_sec + tv_nsec / NSEC_PER_SEC - k.now)
+    return k.mono + (timespec_seconds(tv_sec, tv_nsec, "timeout") - k.now)
 
 
 def _expired(k: "Kernel", deadline: float | None) -> bool:
@@ -326,13 +320,8 @@ def _expired(k: "Kernel", deadline: float | None) -> bool:
 
 
 # --- the syscalls ---------------------------------------------------------------
-def _undo_open(k: "Kernel", task: Task, new: NewFile) -> None:
-    """The descriptor could not be delivered: the open never happened."""
-    fput(k, new.file)
-
-
 @syscall(20, "mq_open", "oflag:i32 mode:u32 attr:u8 maxmsg:i64 msgsize:i64 rlimit:u64 name:text",
-         result="file", fds=1, undo=_undo_open,
+         result="file", fds=1, undo=undo_new_file,
          doc="mq_open(3) (the name without glibc's leading '/'); attr 0: the defaults; rlimit: "
              "the caller's RLIMIT_MSGQUEUE. Replies with the queue's descriptor (SCM_RIGHTS); "
              "calls name it by that descriptor's st_ino")
@@ -363,10 +352,7 @@ def sys_mq_open(k: "Kernel", task: Task, oflag: int, mode: int, attr: int, maxms
                               f"uid {info.i_uid}) does not grant "
                               f"{('read', 'write', 'read and write')[oflag & O_ACCMODE]} access "
                               f"to uid {cred.euid}")
-    uid = cred.euid
-    k.quota.charge("files", uid, 1, errno.EMFILE)
-    file = File(MQUEUE_FOPS, oflag & ~(O_CREAT | O_EXCL | O_CLOEXEC | 0o1000), info)
-    file.f_uid = uid
+    file = alloc_file(k, task, MQUEUE_FOPS, oflag & ~(O_CREAT | O_EXCL | O_CLOEXEC | 0o1000), info)
     info.files.add(file)
     return NewFile(file, True)  # do_mq_open: get_unused_fd_flags(O_CLOEXEC), always
 

@@ -33,6 +33,7 @@ from uipc.kernel.entry import syscall
 from uipc.kernel.errors import KernelError
 from uipc.kernel.posix_shm import MAY_READ, MAY_WRITE, O_CREAT, O_EXCL, check_sticky, may_access, shm_name
 from uipc.kernel.task import Task
+from uipc.kernel.time import NSEC_PER_SEC
 from uipc.kernel.wait import WaitQueue, Waiter
 from uipc.uapi.mqueue import SEM_VALUE_MAX
 
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     from uipc.kernel.namespace import IpcNamespace
     from uipc.kernel.task import Process
 
-NSEC_PER_SEC = 1_000_000_000
 
 
 @dataclass(eq=False)

@@ -33,9 +33,23 @@ timerfds will be later.
 """
 from __future__ import annotations
 
+import errno
 import heapq
 import itertools
 from typing import Any, Callable
+
+from uipc.kernel.errors import KernelError
+
+NSEC_PER_SEC = 1_000_000_000
+
+
+def timespec_seconds(tv_sec: int, tv_nsec: int, what: str = "time") -> float:
+    """timespec64_valid(): a struct timespec from user space as seconds;
+    EINVAL unless tv_sec >= 0 and 0 <= tv_nsec < 1e9."""
+    if tv_sec < 0 or not 0 <= tv_nsec < NSEC_PER_SEC:
+        raise KernelError(errno.EINVAL, f"{what} {{tv_sec={tv_sec}, tv_nsec={tv_nsec}}} is not "
+                          "a valid timespec (tv_sec >= 0, 0 <= tv_nsec < 1e9)")
+    return tv_sec + tv_nsec / NSEC_PER_SEC
 
 #: include/uapi/linux/time.h clock ids
 CLOCK_REALTIME = 0

@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING, Any
 from uipc.kernel.entry import syscall
 from uipc.kernel.errors import KernelError
 from uipc.kernel.file import (
-    O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM, File, FileOps, NewFile, PollTable, fput,
-    poll_wait,
+    O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM, File, FileOps, NewFile, PollTable,
+    alloc_file, poll_wait, undo_new_file,
 )
 from uipc.kernel.read_write import fdget
 from uipc.kernel.task import Task
-from uipc.kernel.time import Timer
-from uipc.kernel.wait import WaitQueue, Waiter
+from uipc.kernel.time import NSEC_PER_SEC, Timer, timespec_seconds
+from uipc.kernel.wait import WaitQueue, Waiter, wake_up_all
 
 if TYPE_CHECKING:
     from uipc.kernel.kernel import Kernel
@@ -49,7 +49,6 @@ CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME = 0, 1, 7
 TFD_TIMER_ABSTIME = 1
 TFD_TIMER_CANCEL_ON_SET = 2
 TFD_NONBLOCK, TFD_CLOEXEC = O_NONBLOCK, O_CLOEXEC
-NSEC = 1_000_000_000
 _U64 = struct.Struct("<Q")
 
 
@@ -70,9 +69,7 @@ class TimerfdCtx:
         return POLLIN | POLLRDNORM if self.ticks else 0
 
     def notify(self, k: "Kernel") -> None:
-        for entry in self.wqh:
-            if entry.queue is self.wqh:
-                entry.wake_function(k, None)
+        wake_up_all(k, self.wqh)
         if self.file is not None:
             k.poll_dirty.add(self.file)
 
@@ -133,18 +130,13 @@ class TimerfdFileOps(FileOps):
             k.timers.cancel(ctx.timer)
             ctx.timer = None
         ctx.expires, ctx.file = None, None
-        k.poll_dirty.discard(file)
-        k.quota.uncharge("files", file.f_uid)
 
 
 TIMERFD_FOPS = TimerfdFileOps()
 
 
-def _undo(k: "Kernel", task: Task, new: NewFile) -> None:
-    fput(k, new.file)
-
-
-@syscall(40, "timerfd_create", "clockid:i32 flags:i32", result="file", fds=1, undo=_undo,
+@syscall(40, "timerfd_create", "clockid:i32 flags:i32", result="file", fds=1,
+         undo=undo_new_file,
          doc="timerfd_create(2). Replies with its descriptor (SCM_RIGHTS); calls name it by "
              "that descriptor's st_ino")
 def sys_timerfd_create(k: "Kernel", task: Task, clockid: int, flags: int) -> NewFile:
@@ -154,11 +146,8 @@ def sys_timerfd_create(k: "Kernel", task: Task, clockid: int, flags: int) -> New
     if clockid not in (CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME):
         raise KernelError(errno.EINVAL, f"clockid {clockid}: CLOCK_REALTIME, CLOCK_MONOTONIC "
                           "or CLOCK_BOOTTIME")
-    uid = task.cred.euid
-    k.quota.charge("files", uid, 1, errno.EMFILE)
     ctx = TimerfdCtx(clockid)
-    file = File(TIMERFD_FOPS, O_RDWR | (flags & O_NONBLOCK), ctx)
-    file.f_uid = uid
+    file = alloc_file(k, task, TIMERFD_FOPS, O_RDWR | (flags & O_NONBLOCK), ctx)
     ctx.file = file
     return NewFile(file, bool(flags & TFD_CLOEXEC))
 
@@ -170,19 +159,11 @@ def _timer_of(task: Task, fd: int) -> TimerfdCtx:
     return file.private_data  # type: ignore[no-any-return]
 
 
-def _seconds(sec: int, nsec: int) -> float:
-    """A struct timespec: EINVAL unless valid (timespec64_valid)."""
-    if sec < 0 or not 0 <= nsec < NSEC:
-        raise KernelError(errno.EINVAL, f"{{tv_sec={sec}, tv_nsec={nsec}}} is not a valid "
-                          "timespec")
-    return sec + nsec / NSEC
-
-
 def _gettime(k: "Kernel", ctx: TimerfdCtx) -> list[int]:
     """timerfd_gettime()'s itimerspec: [interval s, ns, value s, ns]."""
     left = 0.0 if ctx.expires is None else max(ctx.expires - k.mono, 1e-9)
-    isec, insec = divmod(round(ctx.interval * NSEC), NSEC)
-    vsec, vnsec = divmod(round(left * NSEC), NSEC)
+    isec, insec = divmod(round(ctx.interval * NSEC_PER_SEC), NSEC_PER_SEC)
+    vsec, vnsec = divmod(round(left * NSEC_PER_SEC), NSEC_PER_SEC)
     return [isec, insec, vsec, vnsec]
 
 
@@ -192,8 +173,8 @@ def _gettime(k: "Kernel", ctx: TimerfdCtx) -> list[int]:
 def sys_timerfd_settime(k: "Kernel", task: Task, fd: int, flags: int, int_sec: int,
                         int_nsec: int, val_sec: int, val_nsec: int) -> list[int]:
     """do_timerfd_settime()."""
-    interval = _seconds(int_sec, int_nsec)
-    value = _seconds(val_sec, val_nsec)
+    interval = timespec_seconds(int_sec, int_nsec, "interval")
+    value = timespec_seconds(val_sec, val_nsec, "value")
     if flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET):
         raise KernelError(errno.EINVAL, f"timerfd_settime flags {flags:#x}")
     ctx = _timer_of(task, fd)
