@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 import traceback
 from typing import Any, Callable
 
@@ -19,6 +20,32 @@ def receivers(msqid: int) -> list[dict[str, Any]]:
 
 def senders(msqid: int) -> list[dict[str, Any]]:
     return [w for m in snapshot()["msg"] if m["id"] == msqid for w in m["senders"]]
+
+
+def send_obj(fd: int, obj: Any) -> None:
+    """One pickled object, length-prefixed, down a pipe to another process."""
+    data = pickle.dumps(obj)
+    os.write(fd, struct.pack("I", len(data)) + data)
+
+
+def _read_exact(fd: int, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = os.read(fd, n - len(out))
+        if not chunk:
+            raise EOFError("the other process closed its pipe")
+        out += chunk
+    return out
+
+
+def recv_obj(fd: int, timeout: float = 10.0) -> Any:
+    """The next object send_obj wrote, within ``timeout`` seconds."""
+    import select
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if not ready:
+        raise AssertionError(f"no report from the other process within {timeout} s")
+    (n,) = struct.unpack("I", _read_exact(fd, 4))
+    return pickle.loads(_read_exact(fd, n))
 
 
 class Child:

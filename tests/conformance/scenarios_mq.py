@@ -19,16 +19,15 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
-import pickle
 import resource
 import select
 import signal
-import struct
 import sys
 import time
 from typing import Any, Callable
 
 import uipc
+from tests.helpers import recv_obj, send_obj
 from tests.conformance.harness import (
     CAPABLE_NEEDS_ROOT, Recorder, Scenario, Sleepers, Unsupported, as_user, blocked, wait_for,
 )
@@ -108,29 +107,6 @@ class PosixSleepers(Sleepers):
         return asleep(self.rec.api, self.kids[tag], self.syscalls)
 
 
-def _send_obj(fd: int, obj: Any) -> None:
-    data = pickle.dumps(obj)
-    os.write(fd, struct.pack("I", len(data)) + data)
-
-
-def _read_exact(fd: int, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = os.read(fd, n - len(out))
-        if not chunk:
-            raise EOFError
-        out += chunk
-    return out
-
-
-def _recv_obj(fd: int, timeout: float = 10.0) -> Any:
-    ready, _, _ = select.select([fd], [], [], timeout)
-    if not ready:
-        raise AssertionError("peer did not answer")
-    (n,) = struct.unpack("I", _read_exact(fd, 4))
-    return pickle.loads(_read_exact(fd, n))
-
-
 class Peer:
     """Another process of the scenario (forked; its pid gets the role
     ``tag``) that runs the named operations of ``ops`` when asked and
@@ -146,12 +122,12 @@ class Peer:
             os.close(self.cmd_w)
             os.close(self.out_r)
             try:
-                while (name := _recv_obj(cmd_r, timeout=60)) is not None:
+                while (name := recv_obj(cmd_r, timeout=60)) is not None:
                     try:
                         out = rec.outcome(ops[name])
                     except BaseException as exc:  # noqa: BLE001 - reported to the scenario
                         out = f"crash {exc!r}"
-                    _send_obj(out_w, out)
+                    send_obj(out_w, out)
             finally:
                 os._exit(0)
         os.close(cmd_r)
@@ -160,14 +136,14 @@ class Peer:
 
     def run(self, name: str) -> Any:
         """Run ops[name] there; record and return its outcome."""
-        _send_obj(self.cmd_w, name)
-        out = _recv_obj(self.out_r)
+        send_obj(self.cmd_w, name)
+        out = recv_obj(self.out_r)
         self.rec.note(f"{self.tag}: {name}", out)
         return out
 
     def exit(self) -> None:
         if self.pid:
-            _send_obj(self.cmd_w, None)
+            send_obj(self.cmd_w, None)
             os.waitpid(self.pid, 0)
             os.close(self.cmd_w)
             os.close(self.out_r)

@@ -23,7 +23,6 @@ import ctypes
 import errno
 import fcntl
 import os
-import pickle
 import platform
 import select
 import signal
@@ -37,7 +36,7 @@ import pytest
 
 import uipc
 from tests.conftest import wait_until
-from tests.helpers import NOBODY, errno_of, snapshot
+from tests.helpers import NOBODY, errno_of, recv_obj, send_obj, snapshot
 from uipc.posix import MessageQueue
 from uipc.uapi.mqueue import SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SI_MESGQ, MqAttr, SigEvent
 
@@ -91,29 +90,6 @@ def round_trip() -> None:
 
 
 # --- forked processes ---------------------------------------------------------------
-def _send_obj(fd: int, obj: Any) -> None:
-    data = pickle.dumps(obj)
-    os.write(fd, struct.pack("I", len(data)) + data)
-
-
-def _read_exact(fd: int, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = os.read(fd, n - len(out))
-        if not chunk:
-            raise EOFError("the other process closed its pipe")
-        out += chunk
-    return out
-
-
-def _recv_obj(fd: int, timeout: float) -> Any:
-    ready, _, _ = select.select([fd], [], [], timeout)
-    if not ready:
-        raise AssertionError(f"no report within {timeout} s")
-    (n,) = struct.unpack("I", _read_exact(fd, 4))
-    return pickle.loads(_read_exact(fd, n))
-
-
 class Kid:
     """A forked process running ``fn(kid)``: it can ``tell`` the parent
     things and wait for the parent's ``go``; its result (or its failure)
@@ -133,9 +109,9 @@ class Kid:
                 except BaseException as exc:  # noqa: BLE001 - reported to the parent
                     out = ("err", repr(exc), traceback.format_exc())
                 try:
-                    _send_obj(up_w, out)
+                    send_obj(up_w, out)
                 except Exception:  # noqa: BLE001 - unpicklable result: say so
-                    _send_obj(up_w, ("err", "unpicklable result", traceback.format_exc()))
+                    send_obj(up_w, ("err", "unpicklable result", traceback.format_exc()))
             finally:
                 os._exit(0)
         os.close(up_w)
@@ -146,10 +122,10 @@ class Kid:
 
     # -- in the child
     def tell(self, obj: Any = None) -> None:
-        _send_obj(self._up, ("tell", obj))
+        send_obj(self._up, ("tell", obj))
 
     def wait_go(self, timeout: float = 30.0) -> Any:
-        return _recv_obj(self._down, timeout)
+        return recv_obj(self._down, timeout)
 
     def ready(self) -> None:
         """Tell the parent which descriptor is this thread's uipc connection
@@ -159,11 +135,11 @@ class Kid:
 
     # -- in the parent
     def go(self, obj: Any = None) -> None:
-        _send_obj(self._down, obj)
+        send_obj(self._down, obj)
 
     def hear(self, timeout: float = 10.0) -> Any:
         """The child's next ``tell``."""
-        kind, *rest = _recv_obj(self._up, timeout)
+        kind, *rest = recv_obj(self._up, timeout)
         if kind != "tell":
             self._reap()
             raise AssertionError(f"child ended instead of telling: {rest}")
@@ -171,7 +147,7 @@ class Kid:
 
     def result(self, timeout: float = 30.0) -> Any:
         while True:
-            kind, *rest = _recv_obj(self._up, timeout)
+            kind, *rest = recv_obj(self._up, timeout)
             if kind != "tell":
                 break
         self._reap()
