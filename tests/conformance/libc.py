@@ -33,3 +33,12 @@ close = _os.close
 from tests.conformance.libc_timerfd import (  # noqa: E402,F401
     timerfd_create, timerfd_gettime, timerfd_settime,
 )
+
+
+def poll(fds: list[tuple[int, int]], timeout_ms: int | None = -1) -> list[tuple[int, int]]:
+    """poll(2) as uipc.poll takes it: [(fd, events)] -> [(fd, revents)] of the ready ones."""
+    import select as _select
+    p = _select.poll()
+    for fd, events in fds:
+        p.register(fd, events)
+    return p.poll(-1 if timeout_ms is None else timeout_ms)

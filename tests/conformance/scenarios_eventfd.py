@@ -58,7 +58,29 @@ def semaphore(rec: Recorder) -> None:
     do("close big", lambda: api.close(big))
 
 
+def polled(rec: Recorder) -> None:
+    """poll(2) over several counters and a timer: the exact masks asked for
+    (POLLWRNORM and POLLRDNORM included), and nothing for one not ready."""
+    api, do = rec.api, rec.do
+    IN, OUT = select.POLLIN | select.POLLRDNORM, select.POLLOUT | select.POLLWRNORM
+    a, b = api.eventfd(0, EFD_NONBLOCK), api.eventfd(2, EFD_NONBLOCK)
+    t = api.timerfd_create(1, os.O_NONBLOCK)
+    order = {a: "a", b: "b", t: "t"}
+
+    def masks(pairs: list[tuple[int, int]]) -> list[tuple[str, int]]:
+        return sorted((order[fd], m) for fd, m in api.poll(pairs, 0))
+    do("all, both ways", lambda: masks([(a, IN | OUT), (b, IN | OUT), (t, IN | OUT)]))
+    do("reading only", lambda: masks([(a, IN), (b, IN), (t, IN)]))
+    do("fill b", lambda: api.write(b, U64.pack(MAX - 3)))
+    do("b full", lambda: masks([(b, IN | OUT)]))
+    do("the timer at once", lambda: api.timerfd_settime(t, 1, 0, 1.0) and None)
+    do("t expired", lambda: masks([(t, IN | OUT)]))
+    for fd in (a, b, t):
+        api.close(fd)
+
+
 SCENARIOS = [
     Scenario("eventfd counters, limits and poll", "eventfd", counters),
     Scenario("eventfd semaphore mode", "eventfd", semaphore),
+    Scenario("poll over eventfds and a timerfd", "eventfd", polled),
 ]

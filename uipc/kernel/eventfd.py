@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from uipc.kernel.entry import syscall
 from uipc.kernel.errors import KernelError
 from uipc.kernel.file import (
-    O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, File,
+    O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLERR, POLLIN, POLLOUT, File,
     FileOps, NewFile, PollTable, alloc_file, poll_wait, undo_new_file,
 )
 from uipc.kernel.task import Task
@@ -57,12 +57,13 @@ class EventfdCtx:
     file: File | None = None
 
     def poll_mask(self) -> int:
-        """eventfd_poll()'s mask."""
-        mask = POLLIN | POLLRDNORM if self.count > 0 else 0
+        """eventfd_poll()'s mask (EPOLLIN, EPOLLOUT, EPOLLERR: without the
+        RDNORM/WRNORM bits, which eventfd never sets)."""
+        mask = POLLIN if self.count > 0 else 0
         if self.count == ULLONG_MAX:
             mask |= POLLERR
         if ULLONG_MAX - 1 > self.count:
-            mask |= POLLOUT | POLLWRNORM
+            mask |= POLLOUT
         return mask
 
     def changed(self, k: "Kernel") -> None:

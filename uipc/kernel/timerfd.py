@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from uipc.kernel.entry import syscall
 from uipc.kernel.errors import KernelError
 from uipc.kernel.file import (
-    O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN, POLLRDNORM, File, FileOps, NewFile, PollTable,
+    O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLIN, File, FileOps, NewFile, PollTable,
     alloc_file, poll_wait, undo_new_file,
 )
 from uipc.kernel.read_write import fdget
@@ -66,7 +66,7 @@ class TimerfdCtx:
     file: File | None = None
 
     def poll_mask(self) -> int:
-        return POLLIN | POLLRDNORM if self.ticks else 0
+        return POLLIN if self.ticks else 0  # timerfd_poll: EPOLLIN alone
 
     def notify(self, k: "Kernel") -> None:
         wake_up_all(k, self.wqh)
