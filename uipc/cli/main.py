@@ -10,6 +10,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("uipc.cli.demo", "a short self-explaining run of SysV message queues"),
     "sysctl": ("uipc.cli.sysctl", "read or set IPC limits of a namespace"),
     "run": ("uipc.cli.run", "run a command in a fresh or named IPC namespace"),
+    "preload-path": ("uipc.cli.preload_path", "print the path of libuipc-preload.so (for LD_PRELOAD)"),
     "bench": ("uipc.cli.bench", "benchmarks against the kernel, multiprocessing and the floors"),
     "ipcs": ("uipc.cli.ipcs", "show IPC facilities, as util-linux's ipcs"),
     "ipcrm": ("uipc.cli.ipcrm", "remove IPC objects, as util-linux's ipcrm"),

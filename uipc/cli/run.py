@@ -1,11 +1,14 @@
-"""`uipc run [--new-namespace [--name NAME] | --namespace NAME] [--compat] -- CMD ARGS...`
+"""`uipc run [--new-namespace [--name NAME] | --namespace NAME] [--compat] [--preload] -- CMD ARGS...`
 
 Runs CMD (and everything it forks or executes) in a uipc IPC namespace:
 a fresh one, freed with everything in it when its last process exits, as
 Linux frees an IPC namespace; or an existing one, joined by name.  With
 --compat, Python programs among them that `import sysv_ipc` or
 `import posix_ipc` get uipc's drop-in modules (uipc.compat), even where the
-real packages are installed.
+real packages are installed.  With --preload, programs among them that call
+libc's SysV and POSIX IPC functions (msgget, semop, shmat, mq_open,
+sem_open, shm_open...) get uipc's through libuipc-preload.so (LD_PRELOAD),
+unmodified.
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="name for the new namespace (default: one is chosen)")
     p.add_argument("--compat", action="store_true",
                    help="`import sysv_ipc` / `import posix_ipc` give uipc's drop-in modules")
+    p.add_argument("--preload", action="store_true",
+                   help="C programs' IPC calls go to uipc (LD_PRELOAD=libuipc-preload.so)")
     p.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS...")
     return p
 
@@ -41,6 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.name and not args.new_namespace:
         p.error("--name goes with --new-namespace")
     env = dict(os.environ)
+    if args.preload:
+        from uipc.preload import library_path
+        try:
+            lib = library_path()
+        except FileNotFoundError as exc:
+            print(f"uipc run: {exc}", file=sys.stderr)
+            return 1
+        # the library finds the daemon where this process does: the same socket
+        env["UIPC_SOCKET"] = str(connection.current_socket())
+        env["LD_PRELOAD"] = " ".join(filter(None, [str(lib), env.get("LD_PRELOAD", "")]))
     try:
         if args.new_namespace:
             # we join the new namespace first and stay in it until CMD exits,
@@ -52,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             connection.configure(namespace=args.namespace, create_namespace=False)
             connection.get_connection()  # fails now, clearly, if it does not exist
             env["UIPC_NAMESPACE"] = args.namespace
+        elif args.preload:
+            connection.get_connection()  # a daemon runs (started if need be) before CMD's first call
     except OSError as exc:
         print(f"uipc run: {exc.strerror}", file=sys.stderr)
         return 1

@@ -1,0 +1,148 @@
+/* libuipc-preload: msgget, msgsnd, msgrcv, msgctl (ipc/msg.c's syscalls).
+ *
+ * Each packs its op's fixed arguments (uipc_proto.h) and tail and turns the
+ * reply into what glibc's wrapper returns: -1 and errno as the kernel would
+ * set it, structs in glibc's layout.  The argument checks the kernel makes
+ * before it touches memory are made here in the same order, so a bad size
+ * is EINVAL before a bad pointer is read.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+
+#include "shim.h"
+#include "sysv.h"
+
+UIPC_EXPORT int msgget(key_t key, int msgflg)
+{
+    struct uipc_msgget_args a = {key, msgflg};
+    struct uipc_reply r;
+    if (uipc_sys(UIPC_OP_MSGGET, &a, sizeof a, NULL, 0, UIPC_WAIT_EINTR, &r) < 0)
+        return -1;
+    return (int)uipc_int_result(&r);
+}
+
+UIPC_EXPORT int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
+{
+    /* do_msgsnd: the size, then the type is read from user memory */
+    if ((long)msgsz < 0 || msqid < 0 || msgsz > UIPC_MAX_FRAME) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (!msgp) {
+        errno = EFAULT;
+        return -1;
+    }
+    long mtype;
+    memcpy(&mtype, msgp, sizeof mtype);
+    struct uipc_msgsnd_args a = {msqid, mtype, msgflg};
+    struct uipc_reply r;
+    return uipc_sys(UIPC_OP_MSGSND, &a, sizeof a, (const char *)msgp + sizeof(long), msgsz,
+                    UIPC_WAIT_EINTR, &r);
+}
+
+UIPC_EXPORT ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int msgflg)
+{
+    struct uipc_msgrcv_args a = {msqid, (int64_t)msgsz, msgtyp, msgflg};
+    struct uipc_reply r;
+    if (uipc_sys(UIPC_OP_MSGRCV, &a, sizeof a, NULL, 0, UIPC_WAIT_EINTR, &r) < 0)
+        return -1;
+    if (r.len < 8) {
+        errno = EPROTO;
+        return -1;
+    }
+    size_t n = r.len - 8;
+    if (!msgp) {
+        /* store_msg's put_user fails: the message is gone, as in Linux */
+        errno = EFAULT;
+        return -1;
+    }
+    long mtype;
+    int64_t t;
+    memcpy(&t, r.data, 8);
+    mtype = (long)t;
+    memcpy(msgp, &mtype, sizeof mtype);
+    memcpy((char *)msgp + sizeof(long), r.data + 8, n);
+    return (ssize_t)n;
+}
+
+static void fill_msqid_ds(struct msqid_ds *out, const struct uipc_msqid_ds *in)
+{
+    memset(out, 0, sizeof *out);
+    out->msg_perm.__key = (key_t)in->msg_perm_key;
+    out->msg_perm.uid = (uid_t)in->msg_perm_uid;
+    out->msg_perm.gid = (gid_t)in->msg_perm_gid;
+    out->msg_perm.cuid = (uid_t)in->msg_perm_cuid;
+    out->msg_perm.cgid = (gid_t)in->msg_perm_cgid;
+    out->msg_perm.mode = (unsigned short)in->msg_perm_mode;
+    out->msg_perm.__seq = (unsigned short)in->msg_perm_seq;
+    out->msg_stime = (time_t)in->msg_stime;
+    out->msg_rtime = (time_t)in->msg_rtime;
+    out->msg_ctime = (time_t)in->msg_ctime;
+    out->__msg_cbytes = in->msg_cbytes;
+    out->msg_qnum = in->msg_qnum;
+    out->msg_qbytes = in->msg_qbytes;
+    out->msg_lspid = (pid_t)in->msg_lspid;
+    out->msg_lrpid = (pid_t)in->msg_lrpid;
+}
+
+static void fill_msginfo(struct msginfo *out, const struct uipc_msg_info *in)
+{
+    out->msgpool = (int)in->msgpool;
+    out->msgmap = (int)in->msgmap;
+    out->msgmax = (int)in->msgmax;
+    out->msgmnb = (int)in->msgmnb;
+    out->msgmni = (int)in->msgmni;
+    out->msgssz = (int)in->msgssz;
+    out->msgtql = (int)in->msgtql;
+    out->msgseg = (unsigned short)in->msgseg;
+}
+
+UIPC_EXPORT int msgctl(int msqid, int cmd, struct msqid_ds *buf)
+{
+    struct uipc_msgctl_args a = {msqid, cmd};
+    struct uipc_msqid_ds set;
+    size_t set_len = 0;
+    int base = cmd & ~UIPC_IPC_64;
+    if (base == IPC_SET && msqid >= 0) {
+        if (!buf) { /* copy_msqid_from_user comes first */
+            errno = EFAULT;
+            return -1;
+        }
+        memset(&set, 0, sizeof set);
+        set.msg_perm_uid = buf->msg_perm.uid;
+        set.msg_perm_gid = buf->msg_perm.gid;
+        set.msg_perm_mode = buf->msg_perm.mode;
+        set.msg_qbytes = buf->msg_qbytes;
+        set_len = sizeof set;
+    }
+    struct uipc_reply r;
+    if (uipc_sys(UIPC_OP_MSGCTL, &a, sizeof a, set_len ? &set : NULL, set_len, UIPC_WAIT_EINTR,
+                 &r) < 0)
+        return -1;
+    struct uipc_ctl ctl;
+    if (uipc_ctl_result(&r, &ctl) < 0)
+        return -1;
+    if (ctl.tag == UIPC_TAG_MSQID_DS || ctl.tag == UIPC_TAG_MSG_INFO) {
+        if (!buf) { /* copy_to_user after the lookup, as the kernel */
+            errno = EFAULT;
+            return -1;
+        }
+        if (ctl.tag == UIPC_TAG_MSQID_DS && ctl.len >= sizeof(struct uipc_msqid_ds)) {
+            struct uipc_msqid_ds ds;
+            memcpy(&ds, ctl.fields, sizeof ds);
+            fill_msqid_ds(buf, &ds);
+        } else if (ctl.tag == UIPC_TAG_MSG_INFO && ctl.len >= sizeof(struct uipc_msg_info)) {
+            struct uipc_msg_info mi;
+            memcpy(&mi, ctl.fields, sizeof mi);
+            fill_msginfo((struct msginfo *)buf, &mi);
+        } else {
+            errno = EPROTO;
+            return -1;
+        }
+    }
+    return (int)ctl.ret;
+}
