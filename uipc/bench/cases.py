@@ -141,6 +141,46 @@ def uipc_msg_pingpong(env: Env, iters: int, spin_us: int = 0) -> Latency:
     return _in_runner(env, body)
 
 
+#: the C program of the shim rows (also examples/c/msg_pingpong.c)
+C_PINGPONG = Path(__file__).resolve().parent / "c" / "msg_pingpong.c"
+_c_exe: list[Path] = []
+
+
+def _c_pingpong_exe() -> Path | None:
+    """msg_pingpong.c compiled once per run (None without gcc)."""
+    if not _c_exe:
+        gcc = shutil.which("gcc")
+        if not gcc:
+            return None
+        out = Path(tempfile.mkdtemp(prefix="uipc-bench-c-")) / "msg_pingpong"
+        subprocess.run([gcc, "-O2", "-o", str(out), str(C_PINGPONG)], check=True)
+        _c_exe.append(out)
+    return _c_exe[0]
+
+
+def c_msg_pingpong(env: Env, iters: int, shim: bool) -> Latency | None:
+    """An unmodified C program's msgsnd/msgrcv ping-pong: under the LD_PRELOAD
+    shim on uipc (``shim``), or on the kernel's queues."""
+    exe = _c_pingpong_exe()
+    if exe is None:
+        return None
+    if shim:
+        from uipc.preload import library_path
+        try:
+            lib = str(library_path())
+        except FileNotFoundError:
+            return None
+
+    def body() -> Latency:
+        run_env = dict(os.environ)
+        if shim:  # the program is placed in this runner's fresh uipc namespace
+            run_env.update(LD_PRELOAD=lib, UIPC_SOCKET=str(env.socket))
+        out = subprocess.run([str(exe), str(iters)], env=run_env, check=True,
+                             capture_output=True, text=True).stdout.split()
+        return Latency(int(out[0]) / 1000, int(out[1]) / 1000)
+    return _in_runner(env, body, ipc="uipc" if shim else "kernel")
+
+
 def uipc_msg_pingpong_batched(env: Env, iters: int) -> Latency:
     """As uipc_msg_pingpong, each side's msgsnd + msgrcv sent as one batch."""
     def body() -> Latency:

@@ -13,6 +13,7 @@ from uipc.bench import cases as C
 from uipc.bench import floors as F
 from uipc.bench import libc as L
 
+C_SHIM_PINGPONG = "C program, uipc SysV msg ping-pong (LD_PRELOAD shim)"
 LATENCY: dict[str, Callable[[C.Env, int], Any]] = {
     "echo floor (AF_UNIX, uipc frame sizes)": C.echo_floor,
     "relay floor (client-relay-client)": C.relay_floor,
@@ -26,6 +27,8 @@ LATENCY: dict[str, Callable[[C.Env, int], Any]] = {
         lambda env, iters: C.uipc_msg_pingpong(env, iters, C.CLIENT_SPIN_US),
     "uipc SysV msg ping-pong, batched (msgsnd+msgrcv in one write)": C.uipc_msg_pingpong_batched,
     "kernel SysV msg ping-pong": C.kernel_msg_pingpong,
+    C_SHIM_PINGPONG: lambda env, iters: C.c_msg_pingpong(env, iters, shim=True),
+    "C program, kernel SysV msg ping-pong": lambda env, iters: C.c_msg_pingpong(env, iters, shim=False),
     "uipc semaphore ping-pong": C.uipc_sem_pingpong,
     "kernel semaphore ping-pong": C.kernel_sem_pingpong,
     "uipc POSIX mq ping-pong": C.uipc_mq_pingpong,
@@ -59,6 +62,8 @@ MQ_PINGPONG = "uipc POSIX mq ping-pong"
 NO_POSIX_IPC = "posix_ipc not installed: pip install posix_ipc"
 #: why a latency row that measured None was skipped (Redis's otherwise)
 LATENCY_SKIPPED = {name: NO_POSIX_IPC for name in LATENCY if name.startswith("posix_ipc ")}
+LATENCY_SKIPPED.update({name: "no gcc, or libuipc-preload.so not built" for name in LATENCY
+                        if name.startswith("C program")})
 #: why a throughput row that measured None was skipped, by contender
 THROUGHPUT_SKIPPED = {
     "kernel SysV msg": "messages above kernel.msgmax here, and raising it needs root",
@@ -186,6 +191,8 @@ LATENCY_TARGETS = [
     ("msg ping-pong, clients spinning / multiprocessing.Queue ping-pong", PINGPONG_SPINNING, MPQ, 1.0),
     ("batched msg ping-pong / multiprocessing.Queue ping-pong", PINGPONG_BATCHED, MPQ, 1.0),
     ("POSIX mq ping-pong / SysV msg ping-pong", MQ_PINGPONG, PINGPONG, 1.0),
+    # a C program through the shim pays no interpreter on the client side
+    ("C shim msg ping-pong / Python client msg ping-pong", C_SHIM_PINGPONG, PINGPONG, 1.0),
 ]
 
 
@@ -242,7 +249,8 @@ def render_markdown(res: dict[str, Any]) -> str:
                  PINGPONG_SPINNING: "kernel SysV msg ping-pong",
                  "uipc semaphore ping-pong": "kernel semaphore ping-pong",
                  MQ_PINGPONG: "kernel POSIX mq ping-pong (glibc mq_send/mq_receive)",
-                 "uipc POSIX named semaphore ping-pong": "glibc named semaphore ping-pong (sem_open)"}
+                 "uipc POSIX named semaphore ping-pong": "glibc named semaphore ping-pong (sem_open)",
+                 C_SHIM_PINGPONG: "C program, kernel SysV msg ping-pong"}
 
     def fmt(x: float | None) -> str:
         return "-" if x is None else f"{x:.1f}"

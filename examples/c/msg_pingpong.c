@@ -1,0 +1,1 @@
+../../uipc/bench/c/msg_pingpong.c
