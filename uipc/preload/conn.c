@@ -59,6 +59,7 @@ struct creds {
 
 struct conn {
     int fd;
+    int busy;           /* a call is in flight (a signal handler may call again) */
     pid_t pid;
     uint32_t next_id;
     uint32_t max_frame;
@@ -523,6 +524,15 @@ static int call_on(struct conn *c, uint16_t op, const void *args, size_t args_le
     sigfillset(&all);
     int masked = wait == UIPC_WAIT_EINTR && pthread_sigmask(SIG_BLOCK, &all, &caller) == 0;
     int failed = send_request(c, req_id, op, args, args_len, tail, tail_len) < 0;
+    if (failed && errno == EFAULT) {
+        /* the tail points at memory we may not read: the kernel's
+         * copy_from_user fails; what went out of the frame is unknown, so
+         * the connection is not used again */
+        if (masked)
+            pthread_sigmask(SIG_SETMASK, &caller, NULL);
+        errno = EFAULT;
+        return -1;
+    }
     int interrupted = 0;
     if (!failed) {
         int w = wait_reply(c, wait, masked ? &caller : NULL);
@@ -566,16 +576,55 @@ static int call_on(struct conn *c, uint16_t op, const void *args, size_t args_le
     return -1;
 }
 
+/* A call made while this thread's connection is busy: a signal handler
+ * calling IPC in the middle of a call.  The kernel is reentrant; we give
+ * the nested call a connection of its own for its duration. */
+static int nested_call(uint16_t op, const void *args, size_t args_len, const void *tail,
+                       size_t tail_len, enum uipc_wait wait, struct uipc_reply *r)
+{
+    static __thread struct conn *spare;
+    struct conn *c = spare ? spare : connect_daemon();
+    if (!c)
+        return -1;
+    if (c->busy) { /* nested twice: not supported */
+        errno = EDEADLK;
+        return -1;
+    }
+    spare = c;
+    c->busy = 1;
+    int rc = call_on(c, op, args, args_len, tail, tail_len, wait, r);
+    c->busy = 0;
+    if (rc < 0) {
+        int e = errno;
+        spare = NULL;
+        drop_conn(c);
+        errno = e == EFAULT ? EFAULT : ECONNRESET;
+    }
+    return rc;
+}
+
 int uipc_call(uint16_t op, const void *args, size_t args_len, const void *tail, size_t tail_len,
               enum uipc_wait wait, struct uipc_reply *r)
 {
     int saved = errno;
+    if (thread_conn && thread_conn->busy)
+        return nested_call(op, args, args_len, tail, tail_len, wait, r);
     struct conn *c = this_thread_conn();
     if (!c)
         return -1;
-    if (call_on(c, op, args, args_len, tail, tail_len, wait, r) == 0) {
+    c->busy = 1;
+    int rc = call_on(c, op, args, args_len, tail, tail_len, wait, r);
+    c->busy = 0;
+    if (rc == 0) {
         errno = saved;
         return 0;
+    }
+    if (errno == EFAULT) {
+        thread_conn = NULL;
+        pthread_setspecific(conn_key, NULL);
+        drop_conn(c);
+        errno = EFAULT;
+        return -1;
     }
     static int said;
     uipc_warn_once(&said, "the connection to the uipc daemon was lost (%s): the call's "

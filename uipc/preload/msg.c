@@ -32,12 +32,9 @@ UIPC_EXPORT int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
         errno = EINVAL;
         return -1;
     }
-    if (!msgp) {
-        errno = EFAULT;
-        return -1;
-    }
     long mtype;
-    memcpy(&mtype, msgp, sizeof mtype);
+    if (uipc_copy_from_user(&mtype, msgp, sizeof mtype) < 0)
+        return -1;
     struct uipc_msgsnd_args a = {msqid, mtype, msgflg};
     struct uipc_reply r;
     return uipc_sys(UIPC_OP_MSGSND, &a, sizeof a, (const char *)msgp + sizeof(long), msgsz,
@@ -55,17 +52,13 @@ UIPC_EXPORT ssize_t msgrcv(int msqid, void *msgp, size_t msgsz, long msgtyp, int
         return -1;
     }
     size_t n = r.len - 8;
-    if (!msgp) {
-        /* store_msg's put_user fails: the message is gone, as in Linux */
-        errno = EFAULT;
-        return -1;
-    }
-    long mtype;
     int64_t t;
     memcpy(&t, r.data, 8);
-    mtype = (long)t;
-    memcpy(msgp, &mtype, sizeof mtype);
-    memcpy((char *)msgp + sizeof(long), r.data + 8, n);
+    long mtype = (long)t;
+    /* do_msg_fill's put_user/store_msg fail: the message is gone, as in Linux */
+    if (uipc_copy_to_user(msgp, &mtype, sizeof mtype) < 0 ||
+        uipc_copy_to_user((char *)msgp + sizeof(long), r.data + 8, n) < 0)
+        return -1;
     return (ssize_t)n;
 }
 
@@ -108,15 +101,14 @@ UIPC_EXPORT int msgctl(int msqid, int cmd, struct msqid_ds *buf)
     size_t set_len = 0;
     int base = cmd & ~UIPC_IPC_64;
     if (base == IPC_SET && msqid >= 0) {
-        if (!buf) { /* copy_msqid_from_user comes first */
-            errno = EFAULT;
+        struct msqid_ds in; /* copy_msqid_from_user comes first */
+        if (uipc_copy_from_user(&in, buf, sizeof in) < 0)
             return -1;
-        }
         memset(&set, 0, sizeof set);
-        set.msg_perm_uid = buf->msg_perm.uid;
-        set.msg_perm_gid = buf->msg_perm.gid;
-        set.msg_perm_mode = buf->msg_perm.mode;
-        set.msg_qbytes = buf->msg_qbytes;
+        set.msg_perm_uid = in.msg_perm.uid;
+        set.msg_perm_gid = in.msg_perm.gid;
+        set.msg_perm_mode = in.msg_perm.mode;
+        set.msg_qbytes = in.msg_qbytes;
         set_len = sizeof set;
     }
     struct uipc_reply r;
@@ -127,18 +119,21 @@ UIPC_EXPORT int msgctl(int msqid, int cmd, struct msqid_ds *buf)
     if (uipc_ctl_result(&r, &ctl) < 0)
         return -1;
     if (ctl.tag == UIPC_TAG_MSQID_DS || ctl.tag == UIPC_TAG_MSG_INFO) {
-        if (!buf) { /* copy_to_user after the lookup, as the kernel */
-            errno = EFAULT;
-            return -1;
-        }
+        /* copy_to_user after the lookup, as the kernel */
         if (ctl.tag == UIPC_TAG_MSQID_DS && ctl.len >= sizeof(struct uipc_msqid_ds)) {
             struct uipc_msqid_ds ds;
+            struct msqid_ds out;
             memcpy(&ds, ctl.fields, sizeof ds);
-            fill_msqid_ds(buf, &ds);
+            fill_msqid_ds(&out, &ds);
+            if (uipc_copy_to_user(buf, &out, sizeof out) < 0)
+                return -1;
         } else if (ctl.tag == UIPC_TAG_MSG_INFO && ctl.len >= sizeof(struct uipc_msg_info)) {
             struct uipc_msg_info mi;
+            struct msginfo out;
             memcpy(&mi, ctl.fields, sizeof mi);
-            fill_msginfo((struct msginfo *)buf, &mi);
+            fill_msginfo(&out, &mi);
+            if (uipc_copy_to_user(buf, &out, sizeof out) < 0)
+                return -1;
         } else {
             errno = EPROTO;
             return -1;

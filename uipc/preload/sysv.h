@@ -18,4 +18,19 @@ struct uipc_ctl {
 /* Decode a ctl reply; -1 with errno EPROTO when it is malformed. */
 UIPC_HIDDEN int uipc_ctl_result(const struct uipc_reply *r, struct uipc_ctl *out);
 
+/* sem.c: the syscalls' bodies, shared by the libc wrappers and syscall.c.
+ * uipc_semctl takes the raw syscall's fourth argument: union semun passed
+ * by value as an unsigned long. */
+struct sembuf;
+struct timespec;
+UIPC_HIDDEN int uipc_semtimedop(int semid, struct sembuf *sops, size_t nsops,
+                                const struct timespec *timeout);
+UIPC_HIDDEN int uipc_semctl(int semid, int semnum, int cmd, unsigned long arg);
+
+/* copy_from_user()/copy_to_user(): copy between the caller's memory and
+ * ours without faulting on a bad pointer (process_vm_readv/writev on this
+ * process): 0, or -1 with errno EFAULT, as the kernel's copies fail. */
+UIPC_HIDDEN int uipc_copy_from_user(void *dst, const void *src, size_t n);
+UIPC_HIDDEN int uipc_copy_to_user(void *dst, const void *src, size_t n);
+
 #endif
