@@ -566,7 +566,9 @@ static int call_on(struct conn *c, uint16_t op, const void *args, size_t args_le
             }
             continue;
         }
-        r->status = status;
+        /* an errno is 1..4095 (the kernel's MAX_ERRNO); anything else is a
+         * reply we cannot trust */
+        r->status = status < 0 || status > 4095 ? EPROTO : status;
         r->data = c->buf;
         r->len = len;
         r->nfds = nfds;
