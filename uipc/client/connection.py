@@ -562,9 +562,41 @@ def register_fork_files(fn: Callable[[], bool]) -> None:
     _fork_files.append(fn)
 
 
+#: the fork handshake: the child closes its end once it has reported its fork
+_fork_pipe: tuple[int, int] | None = None
+
+
+def _holds_state() -> bool:
+    return any(fn() for fn in _fork_state) or any(fn() for fn in _fork_files)
+
+
 def _before_fork() -> None:
-    global _pid_before_fork
+    """Linux copies the descriptor table and the mappings at fork; the
+    daemon learns of the fork only when the child reports it.  So that
+    nothing the parent does right after fork (closing its end of a pipe,
+    shmdt) comes first, a parent that holds uipc state waits in
+    _after_fork_in_parent until the child has reported (or died)."""
+    global _pid_before_fork, _fork_pipe
     _pid_before_fork = os.getpid()
+    _fork_pipe = os.pipe2(os.O_CLOEXEC) if _holds_state() else None
+
+
+def _after_fork_in_parent() -> None:
+    global _fork_pipe
+    if _fork_pipe is None:
+        return
+    r, w = _fork_pipe
+    _fork_pipe = None
+    os.close(w)
+    try:
+        while True:
+            try:
+                if not os.read(r, 1):
+                    break  # EOF: the child reported, exec'd or died
+            except InterruptedError:
+                continue
+    finally:
+        os.close(r)
 
 
 #: a connection held while this process has shm attachments, so that the
@@ -617,6 +649,18 @@ _pid = os.getpid()
 
 
 def _after_fork_in_child() -> None:
+    global _fork_pipe
+    pipe, _fork_pipe = _fork_pipe, None
+    if pipe is not None:
+        os.close(pipe[0])
+    try:
+        _report_fork()
+    finally:
+        if pipe is not None:
+            os.close(pipe[1])  # the parent goes on
+
+
+def _report_fork() -> None:
     global _anchor, _pid
     _pid = os.getpid()
     conn = getattr(_local, "conn", None)
@@ -638,4 +682,5 @@ def _after_fork_in_child() -> None:
             pass
 
 
-os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent,
+                   after_in_child=_after_fork_in_child)

@@ -662,20 +662,55 @@ static void thread_gone(void *p)
         drop_conn(c);
 }
 
+/* The fork handshake (as uipc/client/connection.py's): Linux copies the
+ * descriptor table and the mappings at fork, the daemon learns of the fork
+ * when the child reports it, so a parent that holds anything waits until
+ * its child has reported (or died) before it goes on: nothing it does right
+ * after fork (closing its end of a pipe, shmdt) can come first. */
+static int fork_pipe[2] = {-1, -1};
+
 static void before_fork(void)
 {
     pid_before_fork = cached_pid;
+    int held = __atomic_load_n(&anchor, __ATOMIC_RELAXED) != NULL;
     uipc_shm_atfork_prepare();
     pthread_mutex_lock(&conns_lock);
+    if (!held || pipe2(fork_pipe, O_CLOEXEC) != 0)
+        fork_pipe[0] = fork_pipe[1] = -1;
 }
 
 static void after_fork_parent(void)
 {
+    int r = fork_pipe[0], w = fork_pipe[1];
+    fork_pipe[0] = fork_pipe[1] = -1;
     pthread_mutex_unlock(&conns_lock);
     uipc_shm_atfork_parent();
+    if (r < 0)
+        return;
+    int saved = errno;
+    close(w);
+    char b;
+    while (read(r, &b, 1) < 0 && errno == EINTR)
+        ; /* EOF: the child reported, exec'd or died */
+    close(r);
+    errno = saved;
 }
 
+static void report_fork(void);
+
 static void after_fork_child(void)
+{
+    int w = fork_pipe[1], saved = errno;
+    if (fork_pipe[0] >= 0)
+        close(fork_pipe[0]);
+    fork_pipe[0] = fork_pipe[1] = -1;
+    report_fork();
+    if (w >= 0)
+        close(w); /* the parent goes on */
+    errno = saved;
+}
+
+static void report_fork(void)
 {
     pthread_mutex_init(&conns_lock, NULL);
     cached_pid = getpid();

@@ -24,25 +24,35 @@ class Poller:
     def __init__(self) -> None:
         self._ep = select.epoll()
         self._handlers: dict[int, Handler] = {}
+        #: descriptors whose handlers run before the others of the same wait
+        self._first: set[int] = set()
 
-    def register(self, fileobj: Any, events: int, handler: Handler) -> None:
+    def register(self, fileobj: Any, events: int, handler: Handler, first: bool = False) -> None:
+        """``first``: when it is ready together with others, its handler runs
+        before theirs (a process's exit before the requests read in the same
+        turn: a parent's call made after waitpid() sees its child gone)."""
         fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
         self._ep.register(fd, events)
         self._handlers[fd] = handler
+        if first:
+            self._first.add(fd)
 
     def modify(self, fileobj: Any, events: int) -> None:
         self._ep.modify(fileobj if isinstance(fileobj, int) else fileobj.fileno(), events)
 
     def unregister(self, fileobj: Any) -> None:
         fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
+        self._first.discard(fd)
         if self._handlers.pop(fd, None) is not None:
             self._ep.unregister(fd)
 
     def poll(self, timeout: float | None, limit: int = -1) -> list[tuple[Handler, int]]:
-        handlers = self._handlers
+        handlers, first = self._handlers, self._first
+        ready = self._ep.poll(-1 if timeout is None else timeout, limit)
+        if first and len(ready) > 1 and any(fd in first for fd, _ in ready):
+            ready.sort(key=lambda item: item[0] not in first)  # stable: first ones to the front
         return [(handlers[fd], ev if not ev & _ERR else ev | READ)
-                for fd, ev in self._ep.poll(-1 if timeout is None else timeout, limit)
-                if fd in handlers]
+                for fd, ev in ready if fd in handlers]
 
     def group(self, limit: int) -> "Poller":
         """A nested epoll, ready in this one when any of its descriptors is;

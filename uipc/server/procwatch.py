@@ -278,7 +278,7 @@ class ProcessWatch:
             proc.ppid = ppid
             self.pidfds[peer.pid] = pidfd
             self.start_times[peer.pid] = peer.start_time
-            self.poller.register(pidfd, READ, lambda m, pid=peer.pid: self.exited(pid))
+            self.poller.register(pidfd, READ, lambda m, pid=peer.pid: self.exited(pid), first=True)
             took = True
         elif ns_name and proc.ns.name != ns_name and ns_name in kernel.namespaces:
             # a live process cannot be moved by one of its threads' hellos; a
