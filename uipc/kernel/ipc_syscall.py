@@ -115,7 +115,7 @@ def sys_ipc(k: "Kernel", task: Task, call: int, first: int, second: int, third: 
     if call == SEMGET:
         return ("int", sem.sys_semget(k, task, first, second, third))
     if call == SEMCTL:
-        return _tagged(task, "ctl", sem.sys_semctl(k, task, first, second, third, _semun(third, ptr)))
+        return _tagged(task, "ctl", sem.sys_semctl(k, task, first, second, third & ~IPC_64, _semun(third, ptr)))
     if call == MSGSND:
         if len(ptr) < 8 + max(second, 0):
             raise _efault("struct msgbuf", 8 + max(second, 0), len(ptr))
@@ -134,7 +134,7 @@ def sys_ipc(k: "Kernel", task: Task, call: int, first: int, second: int, third: 
     if call == MSGGET:
         return ("int", msg.sys_msgget(k, task, first, second))
     if call == MSGCTL:
-        return ("ctl", msg.sys_msgctl(k, task, first, second, _ctl_buf(second, ptr, MsqidDs)))
+        return ("ctl", msg.sys_msgctl(k, task, first, second & ~IPC_64, _ctl_buf(second, ptr, MsqidDs)))
     if call == SHMAT:
         if version == 1:
             raise KernelError(errno.EINVAL, "ipc(SHMAT) version 1 is iBCS2's entry point")
@@ -147,7 +147,7 @@ def sys_ipc(k: "Kernel", task: Task, call: int, first: int, second: int, third: 
     if call == SHMGET:
         return ("int", shm.sys_shmget(k, task, first, second, third))
     if call == SHMCTL:
-        return ("ctl", shm.sys_shmctl(k, task, first, second, _ctl_buf(second, ptr, ShmidDs)))
+        return ("ctl", shm.sys_shmctl(k, task, first, second & ~IPC_64, _ctl_buf(second, ptr, ShmidDs)))
     raise KernelError(errno.ENOSYS, f"ipc: no call {call}")
 
 

@@ -32,7 +32,7 @@ from uipc.kernel.ids import (
 )
 from uipc.kernel.task import CAP_SYS_RESOURCE, Task
 from uipc.kernel.wait import BLOCKED, RETRY, WaitQueue, Waiter
-from uipc.uapi.ipc import IPC_64, IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT
+from uipc.uapi.ipc import IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT
 from uipc.uapi.msg import (
     MSG_COPY, MSG_EXCEPT, MSG_INFO, MSG_NOERROR, MSG_STAT, MSG_STAT_ANY, MSGMAP, MSGPOOL,
     MSGSEG, MSGSSZ, MSGTQL, UIO_MAXIOV, MsgInfo, MsqidDs,
@@ -449,7 +449,8 @@ def sys_msgctl(k: "Kernel", task: Task, msqid: int, cmd: int,
     if msqid < 0 or cmd < 0:
         raise KernelError(errno.EINVAL, f"msqid {msqid} is negative" if msqid < 0
                           else f"cmd {cmd} is negative")
-    cmd &= ~IPC_64
+    # IPC_64 is not stripped: msgctl(2) and friends take it as an unknown
+    # command (EINVAL), as on x86_64 and arm64; ipc(2) strips it (ipc_parse_version)
     if cmd in (IPC_INFO, MSG_INFO):
         return msgctl_info(task, cmd)
     if cmd in (IPC_STAT, MSG_STAT, MSG_STAT_ANY):

@@ -58,7 +58,7 @@ from uipc.kernel.ids import (
 )
 from uipc.kernel.task import Process, Task
 from uipc.kernel.wait import WaitQueue, Waiter, repark
-from uipc.uapi.ipc import IPC_64, IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT
+from uipc.uapi.ipc import IPC_INFO, IPC_NOWAIT, IPC_RMID, IPC_SET, IPC_STAT
 from uipc.uapi.sem import (
     GETALL, GETNCNT, GETPID, GETVAL, GETZCNT, SEM_INFO, SEM_STAT, SEM_STAT_ANY, SEM_UNDO,
     SEMAEM, SEMMAP, SEMMNU, SEMUME, SEMUSZ, SEMVMX, SETALL, SETVAL, SemidDs, SemInfo,
@@ -706,7 +706,8 @@ def sys_semctl(k: "Kernel", task: Task, semid: int, semnum: int, cmd: int, arg: 
     """
     if semid < 0:
         raise KernelError(errno.EINVAL, f"semid {semid} is negative")
-    cmd &= ~IPC_64
+    # IPC_64 is not stripped: msgctl(2) and friends take it as an unknown
+    # command (EINVAL), as on x86_64 and arm64; ipc(2) strips it (ipc_parse_version)
     if cmd in (IPC_INFO, SEM_INFO):
         return semctl_info(task, cmd)
     if cmd in (IPC_STAT, SEM_STAT, SEM_STAT_ANY):

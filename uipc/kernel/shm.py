@@ -29,7 +29,7 @@ from uipc.kernel.ids import (
 )
 from uipc.kernel.mm import BytearrayAllocator, MemoryAllocator  # noqa: F401 - re-exported
 from uipc.kernel.task import CAP_IPC_LOCK, Process, Task
-from uipc.uapi.ipc import IPC_64, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT
+from uipc.uapi.ipc import IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT
 from uipc.uapi.shm import (
     PAGE_SIZE, SHM_DEST, SHM_EXEC, SHM_HUGETLB, SHM_INFO, SHM_LOCK, SHM_LOCKED, SHM_NORESERVE,
     SHM_RDONLY, SHM_REMAP, SHM_RND, SHM_STAT, SHM_STAT_ANY, SHM_UNLOCK, SHMLBA, SHMMIN,
@@ -400,7 +400,8 @@ def sys_shmctl(k: "Kernel", task: Task, shmid: int, cmd: int, buf: ShmidDs | Non
     if cmd < 0 or shmid < 0:
         raise KernelError(errno.EINVAL, f"shmid {shmid} is negative" if shmid < 0
                           else f"cmd {cmd} is negative")
-    cmd &= ~IPC_64
+    # IPC_64 is not stripped: msgctl(2) and friends take it as an unknown
+    # command (EINVAL), as on x86_64 and arm64; ipc(2) strips it (ipc_parse_version)
     ns = task.ns
     if cmd == IPC_INFO:
         info = ShmInfo(shmmax=ns.shm_ctlmax, shmmin=SHMMIN, shmmni=ns.shm_ctlmni,
