@@ -7,6 +7,7 @@ creates the segments and removes them, so a child that dies leaves nothing.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import pickle
 import threading
@@ -305,6 +306,32 @@ def test_shm_remap_over_part_of_a_mapping_a_slice_still_holds(ns: str) -> None:
         assert out["after A"] == b"\x00B\x00" and out["B mapped"]
         assert out["after B"] == (b"\x00", True) and out["nattch after"] == (0, 0)
         assert out["unmapped"] == [True, True, True]
+    finally:
+        uipc.shmctl(big, uipc.IPC_RMID)
+        uipc.shmctl(small, uipc.IPC_RMID)
+
+
+def test_shmdt_reaches_the_rest_of_an_attach_remapped_at_its_start(ns: str) -> None:
+    """A one-page SHM_REMAP at the start of a three-page attach: the first
+    shmdt(a) detaches the new attach, the second the old one's remaining
+    pages (ksys_shmdt matches them by their offset from a), a third EINVAL."""
+    page = 4096
+    big = uipc.shmget(uipc.IPC_PRIVATE, 3 * page, 0o600)
+    small = uipc.shmget(uipc.IPC_PRIVATE, page, 0o600)
+    try:
+        def child() -> list[Any]:
+            a = uipc.shmat(big)
+            assert uipc.shmat(small, a, uipc.SHM_REMAP) == a
+            seen: list[Any] = [(nattch(big), nattch(small))]
+            for _ in range(3):
+                try:
+                    uipc.shmdt(a)
+                    seen.append((nattch(big), nattch(small)))
+                except OSError as exc:
+                    seen.append(errno.errorcode[exc.errno])
+            return seen
+
+        assert isolated(child) == [(1, 1), (1, 0), (0, 0), "EINVAL"]
     finally:
         uipc.shmctl(big, uipc.IPC_RMID)
         uipc.shmctl(small, uipc.IPC_RMID)

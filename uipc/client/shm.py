@@ -105,8 +105,9 @@ _regions: dict[int, _Region] = {}
 #: -> the range its views may point into: nothing there is unmapped yet
 _exported: dict[int, Span] = {}
 _export_ids = itertools.count(1)
-#: attachments an SHM_REMAP at their very address made unreachable for
-#: shmdt (as on Linux: the rest of the old mapping stays until exit)
+#: attachments an SHM_REMAP at their very address replaced in part: a
+#: later shmdt of that address reaches what is left of them (ksys_shmdt
+#: matches a vma by its offset from the address), as on Linux
 _orphans: list[tuple[Attachment, _Region]] = []
 
 
@@ -242,7 +243,13 @@ def unmap_attachment(shmaddr: int) -> Attachment:
         att = _attached.pop(addr, None)
         region = _regions.pop(addr, None)
         if att is None or region is None:
-            raise OSError(errno.EINVAL, f"{os.strerror(errno.EINVAL)} (no segment is attached at {addr:#x})")
+            # the rest of an attach an SHM_REMAP at its start replaced in
+            # part: ksys_shmdt finds it by its offset from addr (vm_pgoff)
+            orphan = next((o for o in _orphans if o[0].addr == addr), None)
+            if orphan is None:
+                raise OSError(errno.EINVAL, f"{os.strerror(errno.EINVAL)} (no segment is attached at {addr:#x})")
+            _orphans.remove(orphan)
+            att, region = orphan
         _unmap(region)
     del region  # the last reference but the views': _reap may run right here
     return att
