@@ -44,9 +44,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "raw.h"
 #include "shim.h"
 
 #define MAX_GROUPS 256
+/* connections take descriptors from here up (where the limit allows) */
+#define UIPC_FD_FLOOR 100
 #define REPLY_HEADER_SIZE 12
 #define REQ_HEADER_SIZE 10
 
@@ -99,8 +102,8 @@ void uipc_warn_once(int *said, const char *fmt, ...)
         n = sizeof line - 2;
     line[n++] = '\n';
     int saved = errno;
-    ssize_t w = write(2, "uipc: ", 6);
-    w = write(2, line, (size_t)n);
+    ssize_t w = raw_write(2, "uipc: ", 6);
+    w = raw_write(2, line, (size_t)n);
     (void)w;
     errno = saved;
 }
@@ -108,9 +111,9 @@ void uipc_warn_once(int *said, const char *fmt, ...)
 /* --- credentials: a connection carries those the process had at connect --- */
 static void read_creds(struct creds *c)
 {
-    getresuid(&c->ruid, &c->euid, &c->suid);
-    getresgid(&c->rgid, &c->egid, &c->sgid);
-    c->ngroups = getgroups(MAX_GROUPS, c->groups);
+    raw_getresuid(&c->ruid, &c->euid, &c->suid);
+    raw_getresgid(&c->rgid, &c->egid, &c->sgid);
+    c->ngroups = raw_getgroups(MAX_GROUPS, c->groups);
     if (c->ngroups < 0)
         c->ngroups = -1;
 }
@@ -135,10 +138,10 @@ static int socket_path(char *out, size_t size, char *dir, size_t dsize)
     } else {
         const char *rt = getenv("XDG_RUNTIME_DIR");
         struct stat st;
-        if (rt && *rt && stat(rt, &st) == 0 && S_ISDIR(st.st_mode))
+        if (rt && *rt && raw_stat(rt, &st) == 0 && S_ISDIR(st.st_mode))
             n = snprintf(out, size, "%s/uipc/uipc.sock", rt);
         else
-            n = snprintf(out, size, "/tmp/uipc-%u/uipc.sock", (unsigned)getuid());
+            n = snprintf(out, size, "/tmp/uipc-%u/uipc.sock", (unsigned)raw_getuid());
     }
     if (n < 0 || (size_t)n >= size)
         return -1;
@@ -158,10 +161,10 @@ static int is_user_dir(const char *dir)
     char mine[512];
     const char *rt = getenv("XDG_RUNTIME_DIR");
     struct stat st;
-    if (rt && *rt && stat(rt, &st) == 0 && S_ISDIR(st.st_mode))
+    if (rt && *rt && raw_stat(rt, &st) == 0 && S_ISDIR(st.st_mode))
         snprintf(mine, sizeof mine, "%s/uipc", rt);
     else
-        snprintf(mine, sizeof mine, "/tmp/uipc-%u", (unsigned)getuid());
+        snprintf(mine, sizeof mine, "/tmp/uipc-%u", (unsigned)raw_getuid());
     return !strcmp(mine, dir);
 }
 
@@ -170,8 +173,8 @@ static int is_user_dir(const char *dir)
 static int check_socket_dir(const char *dir)
 {
     struct stat st;
-    uid_t euid = geteuid();
-    if (lstat(dir, &st) != 0)
+    uid_t euid = raw_geteuid();
+    if (raw_lstat(dir, &st) != 0)
         return 1;
     static int said;
     if (!S_ISDIR(st.st_mode)) {
@@ -202,7 +205,7 @@ static int send_all(int fd, struct iovec *iov, int iovcnt)
 {
     while (iovcnt > 0) {
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)iovcnt};
-        ssize_t n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+        ssize_t n = raw_sendmsg(fd, &mh, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -250,7 +253,7 @@ static int recv_exact(struct conn *c, void *dst, size_t n, int *fds, int *nfds)
         struct iovec iov = {(char *)dst + got, n - got};
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
                             .msg_controllen = sizeof u.buf};
-        ssize_t k = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
+        ssize_t k = raw_recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
         if (k < 0) {
             if (errno == EINTR)
                 continue;
@@ -265,7 +268,7 @@ static int recv_exact(struct conn *c, void *dst, size_t n, int *fds, int *nfds)
                 if (*nfds < UIPC_MAX_REPLY_FDS)
                     fds[(*nfds)++] = in[i];
                 else
-                    close(in[i]);
+                    raw_close(in[i]);
             }
         }
         if (k == 0) {
@@ -280,7 +283,7 @@ static int recv_exact(struct conn *c, void *dst, size_t n, int *fds, int *nfds)
 static void close_fds(int *fds, int n)
 {
     for (int i = 0; i < n; i++)
-        close(fds[i]);
+        raw_close(fds[i]);
 }
 
 /* Read one frame; its payload lands in c->buf. */
@@ -321,7 +324,7 @@ static int wait_reply(struct conn *c, enum uipc_wait wait, const sigset_t *calle
     if (wait == UIPC_WAIT_EINTR) {
         struct pollfd p = {.fd = c->fd, .events = POLLIN};
         for (;;) {
-            int n = ppoll(&p, 1, NULL, caller_mask);
+            int n = raw_ppoll(&p, 1, caller_mask);
             if (n > 0)
                 return 0;
             if (n < 0 && errno == EINTR)
@@ -332,7 +335,7 @@ static int wait_reply(struct conn *c, enum uipc_wait wait, const sigset_t *calle
     }
     unsigned char b;
     for (;;) {
-        ssize_t n = recv(c->fd, &b, 1, MSG_PEEK);
+        ssize_t n = raw_recv(c->fd, &b, 1, MSG_PEEK);
         if (n >= 0)
             return 0;
         if (errno == EINTR)
@@ -353,7 +356,7 @@ static void drop_conn(struct conn *c)
     }
     pthread_mutex_unlock(&conns_lock);
     if (c->fd >= 0)
-        close(c->fd);
+        raw_close(c->fd);
     free(c->buf);
     free(c);
 }
@@ -361,8 +364,9 @@ static void drop_conn(struct conn *c)
 static int unreachable(const char *path, const char *why)
 {
     uipc_warn_once(&said_unreachable, "no uipc daemon at %s (%s): IPC calls fail with ENOSYS "
-                   "(start one with `uipc daemon`, or run the program with `uipc run --preload`)",
-                   path, why);
+                   "and /proc/sysvipc, /proc/sys/kernel and /proc/sys/fs/mqueue show the "
+                   "machine's (start one with `uipc daemon`, or run the program with "
+                   "`uipc run --preload`)", path, why);
     errno = ENOSYS;
     return -1;
 }
@@ -384,22 +388,31 @@ static struct conn *connect_daemon(void)
         errno = ENOMEM;
         return NULL;
     }
-    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    c->fd = raw_socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
         free(c);
         return NULL;
     }
+    if (c->fd < UIPC_FD_FLOOR) {
+        /* out of the way of the program's own numbers: one that closed 0
+         * and calls IPC next must not find its socket as its stdin */
+        int high = raw_fcntl(c->fd, F_DUPFD_CLOEXEC, UIPC_FD_FLOOR);
+        if (high >= 0) {
+            raw_close(c->fd);
+            c->fd = high;
+        }
+    }
     read_creds(&c->creds);
-    c->pid = getpid();
+    c->pid = raw_getpid();
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
     memcpy(sa.sun_path, path, strlen(path) + 1);
     int r;
     do
-        r = connect(c->fd, (struct sockaddr *)&sa, sizeof sa);
+        r = raw_connect(c->fd, (struct sockaddr *)&sa, sizeof sa);
     while (r < 0 && errno == EINTR);
     if (r < 0) {
         int e = errno;
-        close(c->fd);
+        raw_close(c->fd);
         free(c);
         unreachable(path, strerror(e));
         return NULL;
@@ -407,12 +420,12 @@ static struct conn *connect_daemon(void)
     struct ucred peer;
     socklen_t plen = sizeof peer;
     int system = !strcmp(dir, "/run/uipc");
-    if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0 ||
-        (peer.uid != 0 && (system || peer.uid != geteuid()))) {
+    if (raw_getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &peer, &plen) < 0 ||
+        (peer.uid != 0 && (system || peer.uid != raw_geteuid()))) {
         static int said;
         uipc_warn_once(&said, "the process at %s (pid %d) runs as uid %u, not as us or root: "
                        "refusing to talk to it", path, (int)peer.pid, (unsigned)peer.uid);
-        close(c->fd);
+        raw_close(c->fd);
         free(c);
         errno = ENOSYS;
         return NULL;
@@ -675,7 +688,7 @@ static void before_fork(void)
     int held = __atomic_load_n(&anchor, __ATOMIC_RELAXED) != NULL;
     uipc_shm_atfork_prepare();
     pthread_mutex_lock(&conns_lock);
-    if (!held || pipe2(fork_pipe, O_CLOEXEC) != 0)
+    if (!held || raw_pipe2(fork_pipe, O_CLOEXEC) != 0)
         fork_pipe[0] = fork_pipe[1] = -1;
 }
 
@@ -688,11 +701,11 @@ static void after_fork_parent(void)
     if (r < 0)
         return;
     int saved = errno;
-    close(w);
+    raw_close(w);
     char b;
-    while (read(r, &b, 1) < 0 && errno == EINTR)
+    while (raw_read(r, &b, 1) < 0 && errno == EINTR)
         ; /* EOF: the child reported, exec'd or died */
-    close(r);
+    raw_close(r);
     errno = saved;
 }
 
@@ -702,25 +715,25 @@ static void after_fork_child(void)
 {
     int w = fork_pipe[1], saved = errno;
     if (fork_pipe[0] >= 0)
-        close(fork_pipe[0]);
+        raw_close(fork_pipe[0]);
     fork_pipe[0] = fork_pipe[1] = -1;
     report_fork();
     if (w >= 0)
-        close(w); /* the parent goes on */
+        raw_close(w); /* the parent goes on */
     errno = saved;
 }
 
 static void report_fork(void)
 {
     pthread_mutex_init(&conns_lock, NULL);
-    cached_pid = getpid();
+    cached_pid = raw_getpid();
     int held = anchor != NULL;
     /* our copies of the parent's connections: the daemon would take them
      * for the parent's, and they would keep its exec from being seen */
     struct conn *c = all_conns;
     while (c) {
         struct conn *next = c->next;
-        close(c->fd);
+        raw_close(c->fd);
         free(c->buf);
         free(c);
         c = next;
@@ -744,7 +757,7 @@ static void report_fork(void)
 
 __attribute__((constructor)) static void shim_init(void)
 {
-    cached_pid = getpid();
+    cached_pid = raw_getpid();
     pthread_key_create(&conn_key, thread_gone);
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
 }

@@ -42,6 +42,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "raw.h"
 #include "shim.h"
 #include "sysv.h"
 
@@ -87,38 +88,10 @@ static size_t page_size(void)
     return p;
 }
 
-/* The syscalls this file makes for itself go straight to the kernel:
- * munmap is interposed here, syscall/open/close by other files of the
- * shim, and a munmap from an allocator must not loop through them.
- * Returns the result, or -1 with errno. */
-static long raw_syscall(long n, long a, long b, long c, long d)
-{
-    long ret;
-#if defined(__x86_64__)
-    register long r10 __asm__("r10") = d;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
-                     : "rcx", "r11", "memory");
-#elif defined(__aarch64__)
-    register long x8 __asm__("x8") = n;
-    register long x0 __asm__("x0") = a;
-    register long x1 __asm__("x1") = b;
-    register long x2 __asm__("x2") = c;
-    register long x3 __asm__("x3") = d;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
-    ret = x0;
-#else
-    ret = syscall(n, a, b, c, d);
-    if (ret == -1)
-        ret = -errno;
-#endif
-    if (ret < 0 && ret > -4096) {
-        errno = (int)-ret;
-        return -1;
-    }
-    return ret;
-}
+/* The syscalls this file makes for itself go straight to the kernel
+ * (raw.h): munmap is interposed here, syscall/open/close by other files of
+ * the shim, and a munmap from an allocator must not loop through them. */
+#define raw_syscall(n, a, b, c, d) uipc_raw((n), (a), (b), (c), (d))
 
 static int real_munmap(uintptr_t addr, size_t len)
 {
