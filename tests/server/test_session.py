@@ -24,9 +24,11 @@ class Clock:
         return self.now, self.now
 
 
-def make(kernel: Kernel | None = None, pid: int = 100) -> tuple[Session, Engine]:
-    kernel = kernel or Kernel()
-    engine = Engine(kernel, Clock())
+def make(kernel: Kernel | None = None, pid: int = 100,
+         engine: Engine | None = None) -> tuple[Session, Engine]:
+    """A session that said hello, on ``engine`` (default: a new one)."""
+    engine = engine or Engine(kernel or Kernel(), Clock())
+    kernel = engine.kernel
 
     def hello(session: Session, req_id: int, args: tuple, tail: bytes):  # type: ignore[no-untyped-def]
         proc = kernel.processes.get(pid) or kernel.new_process(pid, Cred.of(0, 0), "")
@@ -99,6 +101,29 @@ def test_interrupt_ends_the_blocked_request_and_the_held_back_ones() -> None:
     s.feed(req("interrupt", 0, (3,)) + req("msgget", 5, (IPC_PRIVATE, 0o600)))
     s.serve(32)
     assert replies(s) == [(5, 0)]
+
+
+def test_an_interrupt_keeps_the_completions_of_others_for_the_turn() -> None:
+    """A sleeper another call completed earlier in the turn must still be
+    answered when an interrupt routes the completions first."""
+    x, engine = make(pid=100)
+    x.feed(req("msgget", 2, (IPC_PRIVATE, 0o600)) + req("msgget", 3, (IPC_PRIVATE, 0o600)))
+    x.serve(32)
+    replies(x)
+    x.feed(req("msgrcv", 4, (0, 64, 0, 0)))            # x sleeps on queue 0
+    x.serve(32)
+    y, _ = make(pid=101, engine=engine)                # one daemon: one engine
+    y.feed(req("msgrcv", 5, (1, 64, 0, 0)))            # y sleeps on queue 1
+    y.serve(32)
+    a, _ = make(pid=102, engine=engine)
+    a.feed(req("msgsnd", 6, (0, 1, 0), b"x"))          # completes x, not yet routed
+    a.serve(32)
+    y.feed(req("interrupt", 0, (5,)))                  # routes every completion
+    y.serve(32)
+    assert replies(y) == [(5, errno.EINTR)]
+    touched = engine.complete()                        # the end of the turn
+    assert x in touched and replies(x) == [(4, 0)]
+    assert engine.touched == [] and engine.complete() == []
 
 
 def test_the_first_frame_must_be_hello_and_bad_frames_close() -> None:

@@ -145,7 +145,7 @@ class Daemon:
                     self.listener.resume()
                 if deadline is not None:
                     kernel.advance(now, mono)
-            if kernel.has_completions():
+            if kernel.has_completions() or self.engine.touched:
                 serving.answer(self.engine.complete())
             if self.files.pending():  # an exit, a timeout: doorbells and signals follow
                 self.files.apply()

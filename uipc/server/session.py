@@ -59,11 +59,15 @@ class Engine:
         self.sessions: dict[Task, Session] = {}
         #: `uipc trace` subscribers (uipc/server/trace.py)
         self.tracers = Tracers()
+        #: sessions completions were routed to in the middle of a request
+        #: (an interrupt), whose replies the turn must still send
+        self.touched: list[Session] = []
 
     def complete(self) -> list["Session"]:
         """Route the kernel's completions to the sleeping sessions; returns
-        the sessions that now have replies (and may run held-back requests)."""
-        touched = []
+        the sessions that now have replies (and may run held-back requests),
+        with those routed earlier in the turn and not yet answered."""
+        touched, self.touched = self.touched, []
         while True:
             done = self.kernel.take_completions()
             if not done:
@@ -260,7 +264,9 @@ class Session:
         if self.blocked is not None and self.task is not None:
             now, mono = self.engine.clock()
             self.engine.kernel.interrupt(self.task, now, mono)
-            self.engine.complete()
+            # other sleepers completed earlier in this turn are routed too:
+            # keep them, the turn answers them (else their replies are lost)
+            self.engine.touched = self.engine.complete()
         for req_id, _, _ in held:
             self._error(req_id, errno.EINTR, "interrupted by a signal before it ran")
         self.chain_failed = False
