@@ -34,11 +34,31 @@ from uipc.client.files import (
     eventfd_read, eventfd_write, poll, read, timerfd_create, timerfd_gettime, timerfd_settime,
     write,
 )
+from uipc.client.epoll import (
+    EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLERR, EPOLLET, EPOLLEXCLUSIVE,
+    EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLPRI, EPOLLRDHUP, EPOLLRDNORM, EPOLLWRNORM,
+    epoll_create1, epoll_ctl, epoll_wait,
+)
+from uipc.client.aio_files import aread, awrite
+from uipc.client.pipe import (
+    F_GETFL, F_GETPIPE_SZ, F_SETFL, F_SETPIPE_SZ, O_DIRECT, PIPE_BUF, dup, mkfifo, open, pipe2,
+    unlink,
+)
+from uipc.client.pipe import (
+    SPLICE_F_GIFT, SPLICE_F_MORE, SPLICE_F_MOVE, SPLICE_F_NONBLOCK, splice, tee,
+)
 from uipc.client.posix_shm import (
     NamedSem, sem_close, sem_getvalue, sem_open, sem_post, sem_timedwait, sem_trywait, sem_unlink,
     sem_wait, shm_open, shm_unlink,
 )
 from uipc.uapi import *  # noqa: F401,F403 - constants and structs, as <sys/ipc.h>
+# after the uapi names: uipc.uapi.signalfd is a module, uipc.signalfd the call
+from uipc.client.signal import (  # noqa: E402
+    SFD_CLOEXEC, SFD_NONBLOCK, SIG_BLOCK, SIG_SETMASK, SIG_UNBLOCK, kill, read_siginfo,
+    signalfd, sigpending, sigprocmask, sigqueue,
+)
+from uipc.uapi.signalfd import SI_QUEUE, SI_USER, SignalfdSiginfo  # noqa: E402
 from uipc.client.ipc import ipc  # noqa: E402 - after the uapi names (uipc.uapi.ipc is a module)
+from uipc.client.pipe import fcntl  # noqa: E402 - the same: uipc.uapi.fcntl is a module
 
 __version__ = "0.1.0"

@@ -33,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     from tests.conformance.scenarios_posix import SCENARIOS as POSIX
     from tests.conformance.scenarios_eventfd import SCENARIOS as EVENTFD
     from tests.conformance.scenarios_timerfd import SCENARIOS as TIMERFD
+    from tests.conformance.scenarios_epoll import SCENARIOS as EPOLL
+    from tests.conformance.scenarios_pipe import SCENARIOS as PIPE
+    from tests.conformance.scenarios_signalfd import SCENARIOS as SIGNALFD
+    from tests.conformance.scenarios_sysctl import SCENARIOS as SYSCTL
+    from tests.conformance.scenarios_splice import SCENARIOS as SPLICE
 
     tmp = Path(tempfile.mkdtemp(prefix="uipc-conf-"))
     d = start_daemon(tmp, system=os.geteuid() == 0)
@@ -41,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     oracle = start_oracle(tmp)  # not root: a user namespace of its own, or skip and say why
     try:
-        for sc in [*MSG, *SEM, *SHM, *MQ, *POSIX, *EVENTFD, *TIMERFD]:
+        for sc in [*MSG, *SEM, *SHM, *MQ, *POSIX, *EVENTFD, *TIMERFD, *EPOLL, *PIPE, *SIGNALFD, *SYSCTL, *SPLICE]:
             try:
                 for m in check(sc):
                     failures.append(f"{sc.name}: {m}")

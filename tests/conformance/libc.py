@@ -19,7 +19,8 @@ from tests.conformance.libc_shm import shm_view, shmat, shmctl, shmdt, shmget  #
 
 def set_sysctl(name: str, value: object) -> None:
     """Write /proc/sys/kernel/NAME: per IPC namespace, so only ours changes."""
-    with open(f"/proc/sys/kernel/{name}", "w") as f:
+    import builtins  # this module's `open` is uipc.open's counterpart (libc_pipe.py)
+    with builtins.open(f"/proc/sys/kernel/{name}", "w") as f:
         f.write(str(value))
 
 
@@ -33,6 +34,10 @@ close = _os.close
 from tests.conformance.libc_timerfd import (  # noqa: E402,F401
     timerfd_create, timerfd_gettime, timerfd_settime,
 )
+from tests.conformance.libc_pipe import (  # noqa: E402,F401
+    dup, fcntl, mkfifo, open, pipe2, unlink,
+)
+from tests.conformance.libc_epoll import epoll_create1, epoll_ctl, epoll_wait  # noqa: E402,F401
 
 
 def poll(fds: list[tuple[int, int]], timeout_ms: int | None = -1) -> list[tuple[int, int]]:

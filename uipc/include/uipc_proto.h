@@ -60,6 +60,23 @@
 #define UIPC_OP_TIMERFD_SETTIME 41
 #define UIPC_OP_TIMERFD_GETTIME 42
 #define UIPC_OP_POLL 43
+#define UIPC_OP_PIPE2 44
+#define UIPC_OP_MKNOD 45
+#define UIPC_OP_OPEN 46
+#define UIPC_OP_DUP 47
+#define UIPC_OP_FCNTL 48
+#define UIPC_OP_UNLINK 49
+#define UIPC_OP_SPLICE 50
+#define UIPC_OP_KILL 51
+#define UIPC_OP_RT_SIGQUEUEINFO 52
+#define UIPC_OP_RT_SIGPROCMASK 53
+#define UIPC_OP_RT_SIGPENDING 54
+#define UIPC_OP_SIGNALFD4 55
+#define UIPC_OP_EPOLL_CREATE1 56
+#define UIPC_OP_EPOLL_CTL 57
+#define UIPC_OP_EPOLL_WAIT 58
+#define UIPC_OP_PROC_READ 59
+#define UIPC_OP_TEE 60
 #define UIPC_OP_TRACE 100
 
 struct uipc_req_header { uint32_t length; uint32_t req_id; uint16_t op; } __attribute__((packed));
@@ -106,6 +123,21 @@ struct uipc_timerfd_create_args { int32_t clockid; int32_t flags; } __attribute_
 struct uipc_timerfd_settime_args { uint64_t fd; int32_t flags; int64_t int_sec; int64_t int_nsec; int64_t val_sec; int64_t val_nsec; } __attribute__((packed));
 struct uipc_timerfd_gettime_args { uint64_t fd; } __attribute__((packed));
 struct uipc_poll_args { int64_t timeout; } __attribute__((packed));
+struct uipc_pipe2_args { int32_t flags; } __attribute__((packed));
+struct uipc_mknod_args { uint32_t mode; } __attribute__((packed));
+struct uipc_open_args { int32_t flags; } __attribute__((packed));
+struct uipc_dup_args { uint64_t fd; uint8_t cloexec; } __attribute__((packed));
+struct uipc_fcntl_args { uint64_t fd; int32_t cmd; uint64_t arg; } __attribute__((packed));
+struct uipc_splice_args { uint64_t fd_in; uint8_t off_in_null; int64_t off_in; uint64_t fd_out; uint8_t off_out_null; int64_t off_out; uint64_t len; uint32_t flags; } __attribute__((packed));
+struct uipc_kill_args { int32_t pid; int32_t sig; uint64_t rlimit; } __attribute__((packed));
+struct uipc_rt_sigqueueinfo_args { int32_t pid; int32_t sig; int64_t value; uint64_t rlimit; } __attribute__((packed));
+struct uipc_rt_sigprocmask_args { int32_t how; uint8_t has; uint64_t set; } __attribute__((packed));
+struct uipc_signalfd4_args { int64_t fd; uint64_t mask; int32_t flags; } __attribute__((packed));
+struct uipc_epoll_create1_args { int32_t flags; } __attribute__((packed));
+struct uipc_epoll_ctl_args { uint64_t epfd; int32_t op; uint64_t fd; int32_t tfd; uint32_t events; uint64_t data; } __attribute__((packed));
+struct uipc_epoll_wait_args { uint64_t epfd; int32_t maxevents; int64_t timeout; } __attribute__((packed));
+struct uipc_proc_read_args { int64_t pos; uint8_t acc; } __attribute__((packed));
+struct uipc_tee_args { uint64_t fd_in; uint64_t fd_out; uint64_t len; uint32_t flags; } __attribute__((packed));
 struct uipc_trace_args { int64_t pid; } __attribute__((packed));
 
 /* fixed results */

@@ -32,9 +32,10 @@ A result kind says how the value travels back: ``none``, ``int`` (i64),
 descriptor rides along: ``fds=1``), ``any`` (ipc(2): a tagged value of one of
 the others), ``file`` (a new open file: the daemon makes its real
 descriptor, a doorbell, sends it and installs the file under its inode:
-``fds=1``), ``memory`` (a memory object whose descriptor rides along, as
-shm_open's: ``fds=1``).  This module has no I/O and imports nothing of the core: the
-table is data.
+``fds=1``), ``files`` (a tuple of new open files, each made, sent and
+installed as ``file`` is, in order: pipe2's two ends, ``fds=2``), ``memory``
+(a memory object whose descriptor rides along, as shm_open's: ``fds=1``).
+This module has no I/O and imports nothing of the core: the table is data.
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ FIXED_TYPES = {"i8": "b", "u8": "B", "i16": "h", "u16": "H", "i32": "i", "u32": 
 TAIL_TYPES = frozenset({"bytes", "text", "sembufs", "msgs", "ids", "msqid_ds", "shmid_ds",
                         "semun", "user"})
 RESULT_KINDS = frozenset({"none", "int", "msg", "ctl", "text", "bytes", "msgs", "shmat", "any",
-                          "file", "memory"})
+                          "file", "files", "memory"})
 
 
 @dataclass(frozen=True)

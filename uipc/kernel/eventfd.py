@@ -5,11 +5,15 @@
 * read (``eventfd_read``): EINVAL for a buffer under 8 bytes; with the
   counter at 0, EAGAIN if O_NONBLOCK, else sleep until it is not; then the
   whole counter (the counter becomes 0), or 1 with EFD_SEMAPHORE (the
-  counter goes down by one); writers that waited for room are woken;
+  counter goes down by one); every read wakes the file's queue naming
+  EPOLLOUT (``wake_up_locked_poll(&ctx->wqh, EPOLLOUT)``): writers that
+  waited for room retry, and an epoll item watching only EPOLLIN does not
+  hear a semaphore read that leaves the counter above 0;
 * write (``eventfd_write``): EINVAL for anything but 8 bytes (Linux 6.9 on;
   before, only under 8) or the value ULLONG_MAX; the value is added if the counter stays below ULLONG_MAX,
   else EAGAIN if O_NONBLOCK or sleep until a read makes room; 8 bytes
-  written; readers are woken;
+  written; every write, of 0 too, wakes the queue naming EPOLLIN: readers
+  retry, and an edge-triggered epoll item hears it again;
 * poll (``eventfd_poll``): POLLIN while the counter is above 0, POLLOUT
   while a write of 1 would not block (counter < ULLONG_MAX - 1), POLLERR at
   ULLONG_MAX (reachable only through eventfd_signal's overflow in Linux).
@@ -31,7 +35,7 @@ from uipc.kernel.file import (
     FileOps, NewFile, PollTable, alloc_file, poll_wait, undo_new_file,
 )
 from uipc.kernel.task import Task
-from uipc.kernel.wait import WaitQueue, Waiter, wake_up_all
+from uipc.kernel.wait import WaitQueue, Waiter, wake_up
 
 if TYPE_CHECKING:
     from uipc.kernel.kernel import Kernel
@@ -66,9 +70,18 @@ class EventfdCtx:
             mask |= POLLOUT
         return mask
 
-    def changed(self, k: "Kernel") -> None:
-        """The counter moved: sleepers retry, the doorbell follows the mask."""
-        wake_up_all(k, self.wqh)
+    def changed(self, k: "Kernel", key: int) -> None:
+        """A read or write was done: ``wake_up_locked_poll(&ctx->wqh, key)``,
+        as eventfd_read (EPOLLOUT) and eventfd_write (EPOLLIN) do after each
+        success, whether or not the counter moved.  Sleepers retry whatever
+        the key (default_wake_function); pollers and epoll items that watch
+        none of the key's events skip it (pollwake, ep_poll_callback).  One
+        exclusive entry at most (an EPOLLEXCLUSIVE item) counts, as
+        __wake_up_locked_key's nr_exclusive 1.  The doorbell follows the
+        mask, and only a changed mask touches it: the extra wake-ups cost
+        no doorbell write."""
+        if self.wqh:  # waitqueue_active()
+            wake_up(k, self.wqh, key)
         mask = self.poll_mask()
         if mask != self.mask:
             self.mask = mask
@@ -100,7 +113,7 @@ class EventfdFileOps(FileOps):
                                                      restart=attempt))
             value = 1 if ctx.flags & EFD_SEMAPHORE else ctx.count
             ctx.count -= value
-            ctx.changed(k)
+            ctx.changed(k, POLLOUT)
             return _U64.pack(value)
         return attempt()
 
@@ -121,8 +134,7 @@ class EventfdFileOps(FileOps):
                 return k.park(ctx.wqh, EventfdWaiter(task=task, op="eventfd write",
                                                      restart=attempt))
             ctx.count += value
-            if value:
-                ctx.changed(k)
+            ctx.changed(k, POLLIN)  # a write of 0 wakes too: ET items report again
             return 8
         return attempt()
 

@@ -183,6 +183,7 @@ def fput(k: "Kernel", file: File, task: "Task | None" = None) -> None:
         raise ValueError(f"fput of {file}, already released")
     file.f_count -= 1
     if file.f_count == 0:
+        k.before_release(file)  # __fput: eventpoll_release first, then ->release
         file.f_op.release(k, task, file)
         k.poll_dirty.discard(file)
         if file.f_uid >= 0:  # alloc_file's charge goes back

@@ -381,6 +381,14 @@ class Kernel:
             hook(self, parent, child, inherited)
         self._run_wakeups()
 
+    def before_release(self, file: Any) -> None:
+        """__fput(), before the file's ->release: whatever watches the file
+        lets go of it (eventpoll_release: syscalls.RELEASE_HOOKS)."""
+        from uipc.kernel.syscalls import RELEASE_HOOKS
+
+        for hook in RELEASE_HOOKS:
+            hook(self, file)
+
     def exec_process(self, process: Process, now: float | None = None,
                      mono: float | None = None) -> None:
         """execve(): the old image's mappings are gone (shm detached), then the

@@ -30,6 +30,10 @@ Semantics, in mqueue.c's words:
   sender's message into the queue (``pipelined_receive``); waiters are
   served FIFO (``wq_add`` orders by task priority, which uipc does not have:
   every task has the same, and the order is then FIFO);
+* pollers and epoll items (``info->wait_q``) are woken, naming no event,
+  for every message queued (``__do_notify``) and every message taken while
+  no sender waits (``pipelined_receive``), as Linux; the doorbells change
+  only with the poll mask;
 * timeouts are absolute CLOCK_REALTIME timespecs, checked first
   (``prepare_timeout``: EINVAL for tv_sec < 0 or tv_nsec outside [0, 1e9));
   one in the past fails only a call that would sleep (ETIMEDOUT); the
@@ -63,7 +67,7 @@ from uipc.kernel.namei import generic_permission
 from uipc.kernel.sysctl import HARD_MSGMAX, HARD_MSGSIZEMAX
 from uipc.kernel.time import timespec_seconds
 from uipc.kernel.task import CAP_FOWNER, CAP_SYS_RESOURCE, Task
-from uipc.kernel.wait import WaitQueue, Waiter, wake_up_all
+from uipc.kernel.wait import WaitQueue, Waiter, wake_up
 from uipc.uapi.mqueue import (
     MQ_PRIO_MAX, NAME_MAX, SI_MESGQ, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIZEOF_MSG_MSG,
     SIZEOF_MSG_TREE_NODE,
@@ -206,13 +210,24 @@ class MqueueInode:
         return mask
 
     def changed(self, k: "Kernel") -> None:
-        """Its message count changed: pollers and doorbells follow the mask."""
+        """Its message count changed: the doorbells follow the mask, and only
+        a changed mask touches them (a send to a non-empty queue writes
+        none).  Pollers hear of it through :meth:`wake_pollers`."""
         mask = self.poll_mask()
         if mask != self.mask:
             self.mask = mask
             if self.files:
                 k.poll_dirty.update(self.files)
-            wake_up_all(k, self.wait_q, mask)
+
+    def wake_pollers(self, k: "Kernel") -> None:
+        """``wake_up(&info->wait_q)``: pollers and epoll items, naming no
+        event (every item hears it; one exclusive entry at most counts).
+        Linux does it for every message queued (__do_notify's last line) and
+        every message taken while no sender waits (pipelined_receive), not
+        only when the mask changes: an edge-triggered epoll item reports a
+        second message on a queue that had one."""
+        if self.wait_q:
+            wake_up(k, self.wait_q)
 
     def fileinfo(self) -> str:
         """mqueue_read_file(): what reading the queue's file gives."""
@@ -464,6 +479,7 @@ def sys_mq_timedsend(k: "Kernel", task: Task, mqdes: int, prio: int, timed: int,
             info.ns.quota.charge("msg_bytes", uid, len(msg), errno.ENOMEM)
         info.msg_insert(prio, msg, uid)
         _do_notify(k, task, info)
+        info.wake_pollers(k)  # the wake_up(&info->wait_q) that ends __do_notify
         info.changed(k)
     info.i_atime = info.i_mtime = info.i_ctime = k.now
     info.ops += 1
@@ -506,6 +522,7 @@ def _pipelined_receive(k: "Kernel", info: MqueueInode) -> None:
     goes into the queue and that sender returns."""
     sender = info.e_wait_q[SEND].first()
     if sender is None:
+        info.wake_pollers(k)  # "for poll": wake_up_interruptible(&info->wait_q)
         return
     assert isinstance(sender, MqSender)
     prio, data = sender.msg
@@ -522,8 +539,12 @@ def _do_notify(k: "Kernel", task: Task, info: MqueueInode) -> None:
         return
     if n.sigev_notify == SIGEV_SIGNAL:
         if n.sigev_signo:  # signal 0 is valid and sends nothing (kill_pid_info)
-            k.signals.append((n.owner.pid, n.sigev_signo, SI_MESGQ, task.pid, task.cred.uid,
-                              n.sigev_value))
+            from uipc.kernel.signal import SigInfo, send_sig_info
+            try:  # delivered for real, or pending (signalfd) if the owner blocked it
+                send_sig_info(k, n.owner, SigInfo(n.sigev_signo, SI_MESGQ, task.pid,
+                                                  task.cred.uid, n.sigev_value))
+            except KernelError:
+                pass  # a full queue: __do_notify ignores kill_pid_info's result
     elif n.sigev_notify == SIGEV_THREAD:
         _post_cookie(k, n.owner, n.cookie)
     info.notify = None

@@ -62,6 +62,9 @@ class IpcNamespace:
     sem_files: dict[str, Any] = field(default_factory=dict)
     sem_file_ids: int = 0
     shm_file_ids: int = 0
+    #: fs/pipe.c's sysctls, per-uid pipe pages and the FIFO directory
+    #: (uipc/kernel/pipe.py PipeNamespace; made on first use)
+    pipe: Any = None
     # usage counters
     msg_hdrs: int = 0     # percpu_msg_hdrs
     msg_bytes: int = 0    # percpu_msg_bytes

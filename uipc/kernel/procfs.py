@@ -60,7 +60,8 @@ from uipc.kernel.ids import S_IRUGO, IpcIds, ipcperms
 from uipc.kernel.namespace import IpcNamespace, ns_capable_owner
 from uipc.kernel.mqueue import inode_permission
 from uipc.kernel.sem import sem_waiters
-from uipc.kernel.task import CAP_SYS_ADMIN, Cred, Process, Task
+from uipc.kernel import sysctl
+from uipc.kernel.task import CAP_DAC_OVERRIDE, CAP_SYS_ADMIN, Cred, Process, Task
 from uipc.uapi.shm import PAGE_SIZE, SHM_DEST
 
 if TYPE_CHECKING:
@@ -454,3 +455,151 @@ def sys_introspect(kernel: Kernel, task: Task, what: int, section: int, cursor: 
     if start:
         raise KernelError(errno.EINVAL, "introspect what=0 takes no tail")
     return json.dumps(snapshot_page(kernel, task, SECTIONS[section], cursor, count))
+
+
+# --- /proc/sysvipc/* and /proc/sys/{kernel,fs/mqueue}/* as text: proc_read -----------
+#: the header line ipc_init_proc_interface() gives each /proc/sysvipc file; a
+#: 64-bit kernel's (shm's SIZE_SPEC is "%21lu", and its header is widened to match)
+SYSVIPC_HEADERS = {
+    "msg": "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid"
+           "      stime      rtime      ctime\n",
+    "sem": "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n",
+    "shm": "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid"
+           "  cgid      atime      dtime      ctime                   rss                  swap\n",
+}
+#: rows one proc_read reply holds at most: a page costs the daemon about 1.5 ms
+#: (32768 rows at once would stall it for 100 ms), as seq_file reads /proc a
+#: buffer at a time
+PROC_PAGE = 512
+PROC_SYS = "/proc/sys/"
+#: open(2)'s O_ACCMODE values, the ``acc`` argument
+O_RDONLY, O_WRONLY, O_RDWR = 0, 1, 2
+_U32 = 0xFFFFFFFF
+_ULONG = 0xFFFFFFFFFFFFFFFF
+
+
+def _key(key: int) -> int:
+    """The key as printf's %d shows the kernel's int."""
+    key &= _U32
+    return key - (1 << 32) if key & 0x80000000 else key
+
+
+def _ids(perm: Any) -> str:
+    """The four %5u uid/gid columns.
+
+    sysvipc_*_proc_show print from_kuid_munged(seq_user_ns(s), uid): the ids
+    as the reader's user namespace maps them.  uipc keeps the ids the daemon
+    saw (SO_PEERCRED, in the daemon's user namespace) and models no user
+    namespaces, so a reader is shown those: what Linux shows a reader in the
+    namespace the objects' creators live in.
+    """
+    return (f"{perm.uid & _U32:5d} {perm.gid & _U32:5d} {perm.cuid & _U32:5d} "
+            f"{perm.cgid & _U32:5d}")
+
+
+def sysvipc_msg_proc_show(msq: Any) -> str:
+    """One /proc/sysvipc/msg row, as ipc/msg.c sysvipc_msg_proc_show prints it:
+    "%10d %10d  %4o  %10lu %10lu %5u %5u %5u %5u %5u %5u %10llu %10llu %10llu\\n"."""
+    p = msq.perm
+    return (f"{_key(p.key):10d} {p.id:10d}  {p.mode:4o}  {msq.q_cbytes:10d} {msq.q_qnum:10d} "
+            f"{msq.q_lspid:5d} {msq.q_lrpid:5d} {_ids(p)} {int(msq.q_stime):10d} "
+            f"{int(msq.q_rtime):10d} {int(msq.q_ctime):10d}\n")
+
+
+def sysvipc_sem_proc_show(sma: Any) -> str:
+    """One /proc/sysvipc/sem row, as ipc/sem.c sysvipc_sem_proc_show prints it:
+    "%10d %10d  %4o %10u %5u %5u %5u %5u %10llu %10llu\\n" (otime is
+    get_semotime()'s: uipc keeps the latest per-semaphore time per set)."""
+    p = sma.perm
+    return (f"{_key(p.key):10d} {p.id:10d}  {p.mode:4o} {sma.sem_nsems:10d} {_ids(p)} "
+            f"{int(sma.sem_otime):10d} {int(sma.sem_ctime):10d}\n")
+
+
+def sysvipc_shm_proc_show(kernel: Kernel, shp: Any) -> str:
+    """One /proc/sysvipc/shm row, as ipc/shm.c sysvipc_shm_proc_show prints it
+    on a 64-bit kernel: "%10d %10d  %4o %21lu %5u %5u  %5lu %5u %5u %5u %5u
+    %10llu %10llu %10llu %21lu %21lu\\n".  The mode shows SHM_DEST and
+    SHM_LOCKED; rss is shm_add_rss_swap()'s resident pages times PAGE_SIZE
+    (the memory object's, as the allocator counts them) and swap is 0: the
+    daemon cannot see how much of a memfd is swapped out."""
+    p = shp.perm
+    alloc = kernel.memory
+    rss = alloc.resident_pages(shp.shm_file) * PAGE_SIZE if shp.shm_file is not None else 0
+    return (f"{_key(p.key):10d} {p.id:10d}  {p.mode:4o} {shp.shm_segsz & _ULONG:21d} "
+            f"{shp.shm_cprid:5d} {shp.shm_lprid:5d}  {shp.shm_nattch:5d} {_ids(p)} "
+            f"{int(shp.shm_atim):10d} {int(shp.shm_dtim):10d} {int(shp.shm_ctim):10d} "
+            f"{rss:21d} {0:21d}\n")
+
+
+def sysvipc_proc_text(kernel: Kernel, ns: IpcNamespace, kind: str, pos: int,
+                      count: int = PROC_PAGE) -> str:
+    """Rows of /proc/sysvipc/``kind`` from id index ``pos`` on, at most ``count``
+    of them, in index order (sysvipc_proc_start/next -> sysvipc_find_ipc);
+    the header line (sysvipc_proc_show's SEQ_START_TOKEN) when pos is 0."""
+    ids = {"msg": ns.msg_ids, "sem": ns.sem_ids, "shm": ns.shm_ids}[kind]
+    show: Callable[[Any], str] = {
+        "msg": sysvipc_msg_proc_show, "sem": sysvipc_sem_proc_show,
+        "shm": lambda shp: sysvipc_shm_proc_show(kernel, shp)}[kind]
+    out = [SYSVIPC_HEADERS[kind]] if pos == 0 else []
+    for n, (_, obj) in enumerate(sysvipc_find_ipc(ids, pos)):
+        if n == count:
+            break
+        out.append(show(obj))
+    return "".join(out)
+
+
+def proc_sys_name(path: str) -> str | None:
+    """The sysctl a /proc/sys path names ("/proc/sys/kernel/msgmax" ->
+    "kernel.msgmax"), or None: only the IPC files of ipc_sysctl.c and
+    mq_sysctl.c (uipc.quota.* has no /proc file)."""
+    if not path.startswith(PROC_SYS):
+        return None
+    name = path[len(PROC_SYS):].replace("/", ".")
+    if name not in sysctl.BY_NAME or name.startswith("uipc."):
+        return None
+    return name
+
+
+def may_open_sysvipc(cred: Cred, acc: int) -> None:
+    """EACCES for a write open of a /proc/sysvipc file: they are S_IRUGO
+    (ipc_init_proc_interface), and generic_permission() lets only
+    CAP_DAC_OVERRIDE open them for writing (their write(2) is EIO then)."""
+    if acc != O_RDONLY and not cred.capable(CAP_DAC_OVERRIDE):
+        raise KernelError(errno.EACCES, "/proc/sysvipc files are mode 0444: opening one for "
+                          "writing needs CAP_DAC_OVERRIDE")
+
+
+@syscall(59, "proc_read", "pos:i64 acc:u8 path:text", result="text",
+         doc="The text of a /proc file of the caller's namespace, as Linux prints it: "
+             "/proc/sysvipc/{msg,sem,shm} (the header when pos is 0, then at most 512 rows "
+             "from id index pos on: read on from the last row's id % 32768 + 1 until no row "
+             "comes) or a /proc/sys/kernel/{msg,sem,shm}* or /proc/sys/fs/mqueue/* file (its "
+             "value and a newline; nothing when pos > 0). acc: the open's O_ACCMODE (0 read, "
+             "1 write, 2 both), checked as open(2) would (EACCES).")
+def sys_proc_read(kernel: Kernel, task: Task, pos: int, acc: int, path: str) -> str:
+    """The ``proc_read`` op: what read(2) of ``path`` shows the caller, from ``pos``.
+
+    Raises:
+        EINVAL: a negative pos; acc is not 0, 1 or 2.
+        ENOENT: not one of the files above.
+        EACCES: a write open of a /proc/sysvipc file without CAP_DAC_OVERRIDE,
+            or of a sysctl by someone who may not set it (sysctl.check_write:
+            ipc_permissions() gives the namespace owner alone rw).
+    """
+    if pos < 0:
+        raise KernelError(errno.EINVAL, f"proc_read pos {pos} is negative")
+    if acc not in (O_RDONLY, O_WRONLY, O_RDWR):
+        raise KernelError(errno.EINVAL, f"proc_read acc {acc}: 0 (O_RDONLY), 1 (O_WRONLY) or "
+                          "2 (O_RDWR)")
+    ns = task.ns
+    kind = path[len("/proc/sysvipc/"):] if path.startswith("/proc/sysvipc/") else ""
+    if kind in SYSVIPC_HEADERS:
+        may_open_sysvipc(task.cred, acc)
+        return sysvipc_proc_text(kernel, ns, kind, pos)
+    name = proc_sys_name(path)
+    if name is None:
+        raise KernelError(errno.ENOENT, f"{path!r}: proc_read knows /proc/sysvipc/{{msg,sem,"
+                          "shm}, /proc/sys/kernel's and /proc/sys/fs/mqueue's IPC files")
+    if acc != O_RDONLY:
+        sysctl.check_write(ns, task.cred, name)
+    return sysctl.get(ns, name) + "\n" if pos == 0 else ""

@@ -517,10 +517,11 @@ def sys_semtimedop(k: "Kernel", task: Task, semid: int, sops: list[Sop],
     """
     ns = task.ns
     nsops = len(sops)
-    if nsops < 1 or semid < 0:
-        raise KernelError(errno.EINVAL, "nsops must be >= 1" if nsops < 1 else f"semid {semid} is negative")
+    # do_semtimedop's order (Linux 6.x): E2BIG first, then __do_semtimedop's EINVAL
     if nsops > ns.sc_semopm:
         raise KernelError(errno.E2BIG, f"nsops {nsops} exceeds semopm ({ns.sc_semopm}, kernel.sem field 3)")
+    if nsops < 1 or semid < 0:
+        raise KernelError(errno.EINVAL, "nsops must be >= 1" if nsops < 1 else f"semid {semid} is negative")
     if timeout is not None and timeout < 0:
         raise KernelError(errno.EINVAL, f"timeout {timeout} is negative")
     # one pass, as do_semtimedop's loop over the sops

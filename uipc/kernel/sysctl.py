@@ -1,10 +1,15 @@
 """ipc/ipc_sysctl.c and ipc/mq_sysctl.c: per-namespace IPC limits.
 
 One table of every IPC sysctl with Linux's name, the namespace field it
-controls and its accepted range (``proc_dointvec_minmax`` and friends); a
-value outside the range, or one that does not parse, is EINVAL and changes
-nothing.  ``kernel.sem`` is four numbers written in order, as Linux does
-(a short write changes only the first ones).
+controls, its accepted range and the proc handler that parses a write
+(``proc_dointvec[_minmax]``, ``proc_doulongvec_minmax``, ``do_proc_douintvec``).
+A write is parsed byte for byte as kernel/sysctl.c parses it
+(:func:`parse_write`): numbers in base 0 ("0x10" is 16, "010" is 8), only
+white space before them, only a space, tab or newline after them; a number
+that does not parse, or lies outside the range, is EINVAL.  A scalar changes
+only on success.  ``kernel.sem`` is a vector of four (proc_ipc_sem_dointvec):
+the numbers parsed before a bad one stay set, and a semmni outside
+[0, IPCMNI] is ERANGE with semmni put back.
 
 Who may write: as ``ipc_permissions()`` makes the files of an IPC
 namespace's sysctl set belong to the root of the user namespace that owns
@@ -21,15 +26,23 @@ from typing import Any
 
 from uipc.kernel.errors import KernelError
 from uipc.kernel.namespace import IpcNamespace
+from uipc.kernel.pipe import pipe_ns
 from uipc.kernel.quota import QUOTA_NAMES
 from uipc.kernel.entry import syscall
 from uipc.kernel.task import Cred, Task
 from uipc.uapi.ipc import IPCMNI
 
 INT_MAX = 0x7FFFFFFF
+UINT_MAX = 0xFFFFFFFF
 ULONG_MAX = 0xFFFFFFFFFFFFFFFF
 HARD_MSGMAX = 65536
 HARD_MSGSIZEMAX = 16 * 1024 * 1024
+
+
+#: the proc handlers' parsers (kernel/sysctl.c): proc_dointvec[_minmax] (int),
+#: do_proc_douintvec (unsigned int: one number, the whole write consumed),
+#: proc_doulongvec_minmax (unsigned long)
+INT, UINT, ULONG = "int", "uint", "ulong"
 
 
 @dataclass(frozen=True)
@@ -39,15 +52,19 @@ class Sysctl:
     field: str
     lo: int
     hi: int
+    #: which proc handler parses a write: INT, UINT or ULONG
+    kind: str = INT
+    #: numbers one write may set (table->maxlen / sizeof(int)): 4 for kernel.sem
+    count: int = 1
 
 
 SYSCTLS: tuple[Sysctl, ...] = (
     Sysctl("kernel.msgmax", "msg_ctlmax", 0, INT_MAX),
     Sysctl("kernel.msgmnb", "msg_ctlmnb", 0, INT_MAX),
     Sysctl("kernel.msgmni", "msg_ctlmni", 0, IPCMNI),
-    Sysctl("kernel.sem", "sem_ctls", -(1 << 31), INT_MAX),
-    Sysctl("kernel.shmmax", "shm_ctlmax", 0, ULONG_MAX),
-    Sysctl("kernel.shmall", "shm_ctlall", 0, ULONG_MAX),
+    Sysctl("kernel.sem", "sem_ctls", -(1 << 31), INT_MAX, count=4),  # proc_dointvec: any int
+    Sysctl("kernel.shmmax", "shm_ctlmax", 0, ULONG_MAX, ULONG),
+    Sysctl("kernel.shmall", "shm_ctlall", 0, ULONG_MAX, ULONG),
     Sysctl("kernel.shmmni", "shm_ctlmni", 0, IPCMNI),
     Sysctl("kernel.shm_rmid_forced", "shm_rmid_forced", 0, 1),
     Sysctl("kernel.msg_next_id", "ids.msg", 0, INT_MAX),
@@ -58,7 +75,12 @@ SYSCTLS: tuple[Sysctl, ...] = (
     Sysctl("fs.mqueue.msgsize_max", "mq_msgsize_max", 128, HARD_MSGSIZEMAX),
     Sysctl("fs.mqueue.msg_default", "mq_msg_default", 1, HARD_MSGMAX),
     Sysctl("fs.mqueue.msgsize_default", "mq_msgsize_default", 128, HARD_MSGSIZEMAX),
-) + tuple(Sysctl(f"uipc.quota.{q}", f"quota.{q}", 0, (1 << 62)) for q in QUOTA_NAMES)
+    # fs/pipe.c's, kept per namespace (uipc/kernel/pipe.py); pipe-max-size is
+    # rounded to a power-of-two number of pages as F_SETPIPE_SZ rounds, EINVAL past 2^31
+    Sysctl("fs.pipe-max-size", "pipe.pipe_max_size", 0, UINT_MAX, UINT),  # proc_dopipe_max_size
+    Sysctl("fs.pipe-user-pages-hard", "pipe.pipe_user_pages_hard", 0, ULONG_MAX, ULONG),
+    Sysctl("fs.pipe-user-pages-soft", "pipe.pipe_user_pages_soft", 0, ULONG_MAX, ULONG),
+) + tuple(Sysctl(f"uipc.quota.{q}", f"quota.{q}", 0, (1 << 62), ULONG) for q in QUOTA_NAMES)
 BY_NAME = {s.name: s for s in SYSCTLS}
 
 
@@ -84,8 +106,10 @@ def get(ns: IpcNamespace, name: str) -> str:
 
 
 def _target(ns: IpcNamespace, s: Sysctl) -> tuple[object, str]:
-    """The object and attribute a sysctl lives in: the namespace, or the
-    kernel's quota limits."""
+    """The object and attribute a sysctl lives in: the namespace, its pipe
+    state, or the kernel's quota limits."""
+    if s.field.startswith("pipe."):
+        return pipe_ns(ns), s.field[5:]
     if s.field.startswith("quota."):
         if ns.quota is None:
             raise KernelError(errno.ENOENT, f"{s.name}: this kernel keeps no quotas")
@@ -93,34 +117,185 @@ def _target(ns: IpcNamespace, s: Sysctl) -> tuple[object, str]:
     return ns, s.field
 
 
-def _parse(s: Sysctl, text: str) -> int:
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise KernelError(errno.EINVAL, f"{s.name}: {text!r} is not an integer") from None
+# --- parsing a write: kernel/sysctl.c ------------------------------------------------
+PAGE_SIZE = 4096
+#: proc_get_long's buffer: a number of TMPBUFLEN - 1 characters might go on
+TMPBUFLEN = 22
+#: lib/ctype.c's isspace(): \t \n \v \f \r, space, and Latin-1's no-break space
+_ISSPACE = frozenset(b"\t\n\v\f\r \xa0")
+#: proc_wspace_sep: the only bytes that may follow a number
+_WSPACE_SEP = frozenset(b" \t\n")
+_DIGITS = frozenset(b"0123456789")
+_XDIGITS = frozenset(b"0123456789abcdefABCDEF")
+
+
+@dataclass
+class Parsed:
+    """What one write(2) of a sysctl did (__do_proc_dointvec's outcome)."""
+
+    #: the numbers stored, in order (before ``error``, if there is one)
+    values: list[int]
+    #: the bytes write(2) returns as consumed (``*lenp -= left``)
+    consumed: int
+    #: the write's error; the ``values`` before it are still stored
+    error: KernelError | None = None
+
+
+def _show(data: bytes) -> str:
+    """Bytes of a write, quoted for an error message."""
+    return repr(data.decode("utf-8", "backslashreplace"))
+
+
+def _skip_spaces(buf: bytes, pos: int, end: int) -> int:
+    """proc_skip_spaces(): past isspace() bytes."""
+    while pos < end and buf[pos] in _ISSPACE:
+        pos += 1
+    return pos
+
+
+def _digit(c: int) -> int:
+    """_parse_integer's digit value of byte ``c`` (0-9, a-f, A-F); 99 for
+    any other byte, which ends the number in every base."""
+    if c in _DIGITS:
+        return c - ord("0")
+    lc = c | 0x20  # _tolower
+    return lc - ord("a") + 10 if ord("a") <= lc <= ord("f") else 99
+
+
+def _strtoul(tmp: bytes, p: int) -> tuple[int, int, bool]:
+    """strtoul_lenient(tmp + p, base 0): _parse_integer_fixup_radix ("0x"
+    and a hex digit: 16; a leading 0: 8; else 10), then _parse_integer's
+    digits.  Returns (value, end, overflowed past 64 bits)."""
+    def at(i: int) -> int:  # in C, tmp ends in a NUL
+        return tmp[i] if i < len(tmp) else 0
+    base = 10
+    if at(p) == ord("0"):
+        base = 8
+        if at(p + 1) | 0x20 == ord("x") and at(p + 2) in _XDIGITS:
+            base, p = 16, p + 2
+    value, overflow = 0, False
+    while p < len(tmp):
+        digit = _digit(tmp[p])
+        if digit >= base:
+            break
+        value = value * base + digit
+        overflow |= value > ULONG_MAX
+        p += 1
+    return value, p, overflow
+
+
+def proc_get_long(name: str, buf: bytes, pos: int, end: int) -> tuple[int, bool, int]:
+    """proc_get_long() with proc_wspace_sep as the permitted trailers: an
+    optional '-', a digit, a base-0 number that fits an unsigned long, shorter
+    than TMPBUFLEN - 1 characters, then the end or a space, tab or newline.
+    Returns (magnitude, negative, position after it); EINVAL otherwise."""
+    size = end - pos
+    tmp = buf[pos:pos + min(size, TMPBUFLEN - 1)]
+    neg = tmp[:1] == b"-" and size > 1
+    p = 1 if neg else 0
+    if p >= len(tmp) or tmp[p] not in _DIGITS:
+        raise KernelError(errno.EINVAL, f"{name}: {_show(tmp[:8])} is not a number (proc_get_long: "
+                                        f"an optional '-', then a digit; no '+')")
+    value, p, overflow = _strtoul(tmp, p)
+    if overflow:
+        raise KernelError(errno.EINVAL, f"{name}: {_show(tmp[:p])} does not fit an unsigned long")
+    if p == TMPBUFLEN - 1:
+        raise KernelError(errno.EINVAL, f"{name}: a number of {TMPBUFLEN - 1} characters or more "
+                                        f"(proc_get_long's TMPBUFLEN)")
+    if p < size and tmp[p] not in _WSPACE_SEP:
+        raise KernelError(errno.EINVAL, f"{name}: {_show(tmp[:p])} is followed by {_show(tmp[p:p + 1])}; "
+                                        f"only a space, tab or newline may follow a number (proc_wspace_sep)")
+    return value, neg, pos + p
+
+
+def _convert(s: Sysctl, value: int, neg: bool) -> int:
+    """The handler's conv and range check: do_proc_dointvec_minmax_conv (an
+    int), do_proc_douintvec_conv or proc_doulongvec_minmax (no sign, not
+    even "-0"); EINVAL outside [lo, hi]."""
+    if s.kind == INT:
+        if value > INT_MAX + neg:
+            raise KernelError(errno.EINVAL, f"{s.name}: {'-' * neg}{value} does not fit an int")
+        value = -value if neg else value
+    elif neg:
+        raise KernelError(errno.EINVAL, f"{s.name}: a negative number for an unsigned sysctl")
+    elif s.kind == UINT and value > UINT_MAX:
+        raise KernelError(errno.EINVAL, f"{s.name}: {value} does not fit an unsigned int")
     if not s.lo <= value <= s.hi:
         raise KernelError(errno.EINVAL, f"{s.name}: {value} is outside [{s.lo}, {s.hi}]")
     return value
 
 
-def set(ns: IpcNamespace, name: str, value: str | int) -> None:  # noqa: A001 - sysctl's verb
-    """Write a sysctl; EINVAL (nothing changed) when out of range."""
+def parse_write(s: Sysctl, data: bytes) -> Parsed:
+    """One write(2) of ``data`` at position 0, parsed as the sysctl's proc
+    handler parses it: __do_proc_dointvec / __do_proc_doulongvec_minmax (up
+    to ``s.count`` numbers, white space before each; what follows the last
+    one is left unconsumed; only the first PAGE_SIZE - 1 bytes are read), or
+    do_proc_douintvec_w (one number; the whole write consumed).  An empty
+    write does nothing; one with no number is EINVAL."""
+    count = len(data)
+    if not count:
+        return Parsed([], 0)
+    end = min(count, PAGE_SIZE - 1)
+    pos, values = 0, []
+    try:
+        while pos < end and len(values) < s.count:
+            pos = _skip_spaces(data, pos, end)
+            if pos == end:
+                break
+            value, neg, pos = proc_get_long(s.name, data, pos, end)
+            values.append(_convert(s, value, neg))
+    except KernelError as exc:
+        if s.kind == UINT:  # do_proc_douintvec_w: all or nothing
+            return Parsed([], 0, exc)
+        return Parsed(values, count - (end - pos), exc)
+    if not values:
+        return Parsed([], 0, KernelError(errno.EINVAL, f"{s.name}: no number in {_show(data[:16])}"))
+    pos = _skip_spaces(data, pos, end)
+    return Parsed(values, count if s.kind == UINT else count - (end - pos))
+
+
+def _encode(value: str | int | bytes) -> bytes:
+    """The bytes written: a str as the client sent it (UTF-8; surrogateescape
+    keeps bytes that were not UTF-8)."""
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode("utf-8", "surrogateescape")
+
+
+def set(ns: IpcNamespace, name: str, value: str | int | bytes) -> int:  # noqa: A001 - sysctl's verb
+    """Write a sysctl as write(2) of ``value`` to its /proc/sys file does;
+    returns the bytes the kernel would consume.  Raises the write's error
+    (EINVAL, or ERANGE for kernel.sem's semmni) after storing what Linux
+    stores before it."""
     s = _lookup(name)
-    words = str(value).split()
-    if not words:
-        raise KernelError(errno.EINVAL, f"{s.name}: empty value")
+    parsed = parse_write(s, _encode(value))
     if s.field == "sem_ctls":
-        values = [_parse(s, w) for w in words[:4]]
-        if len(values) == 4 and not 0 <= values[3] <= IPCMNI:
-            ns.sem_ctls[:3] = values[:3]
-            raise KernelError(errno.EINVAL, f"kernel.sem: semmni {values[3]} is outside [0, {IPCMNI}]")
-        ns.sem_ctls[:len(values)] = values
-        return
-    v = _parse(s, words[0])
+        _store_sem(ns, parsed)
+    elif parsed.values:
+        _store(ns, s, parsed.values[0])
+    if parsed.error is not None:
+        raise parsed.error
+    return parsed.consumed
+
+
+def _store_sem(ns: IpcNamespace, parsed: Parsed) -> None:
+    """proc_ipc_sem_dointvec(): proc_dointvec stores each number as it goes;
+    then sem_check_semmni: semmni outside [0, ipc_mni] is ERANGE, and on any
+    error semmni is put back (the others stay)."""
+    semmni = ns.sem_ctls[3]
+    ns.sem_ctls[:len(parsed.values)] = parsed.values
+    if parsed.error is None and not 0 <= ns.sem_ctls[3] <= IPCMNI:
+        parsed.error = KernelError(errno.ERANGE, f"kernel.sem: semmni {ns.sem_ctls[3]} is outside "
+                                                 f"[0, {IPCMNI}] (sem_check_semmni)")
+    if parsed.error is not None:
+        ns.sem_ctls[3] = semmni
+
+
+def _store(ns: IpcNamespace, s: Sysctl, value: int) -> None:
     if s.field.startswith("ids."):
-        getattr(ns, s.field[4:] + "_ids").next_id = v
+        getattr(ns, s.field[4:] + "_ids").next_id = value
     else:
-        setattr(*_target(ns, s), v)
+        setattr(*_target(ns, s), value)
 
 
 def check_write(ns: IpcNamespace, cred: Cred, name: str) -> None:

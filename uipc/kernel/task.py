@@ -87,6 +87,8 @@ class Process:
     mq_notify: Any = None
     #: named semaphores it has mapped: id -> PosixSem (uipc/kernel/posix_sem.py)
     posix_sems: Any = None
+    #: its signal state: mask and pending set (uipc/kernel/signal.py)
+    signal: Any = None
     #: its parent, as the daemon verified it (/proc, start times) when the
     #: process appeared; 0 if the parent is unknown to the kernel
     ppid: int = 0

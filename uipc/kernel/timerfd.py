@@ -39,7 +39,7 @@ from uipc.kernel.file import (
 from uipc.kernel.read_write import fdget
 from uipc.kernel.task import Task
 from uipc.kernel.time import NSEC_PER_SEC, Timer, timespec_seconds
-from uipc.kernel.wait import WaitQueue, Waiter, wake_up_all
+from uipc.kernel.wait import WaitQueue, Waiter, wake_up
 
 if TYPE_CHECKING:
     from uipc.kernel.kernel import Kernel
@@ -69,7 +69,10 @@ class TimerfdCtx:
         return POLLIN if self.ticks else 0  # timerfd_poll: EPOLLIN alone
 
     def notify(self, k: "Kernel") -> None:
-        wake_up_all(k, self.wqh)
+        """timerfd_triggered(): ``wake_up_locked_poll(&ctx->wqh, EPOLLIN)``
+        (an item watching only EPOLLOUT skips it; one exclusive entry at
+        most counts)."""
+        wake_up(k, self.wqh, POLLIN)
         if self.file is not None:
             k.poll_dirty.add(self.file)
 

@@ -184,6 +184,11 @@ def _reply_file(req_id: int, result: Any) -> tuple[bytes, list[tuple[Any, bool]]
     return P.encode_reply(req_id, b""), [(result, False)]
 
 
+def _reply_files(req_id: int, result: Any) -> tuple[bytes, list[tuple[Any, bool]]]:
+    """New open files (pipe2's ends): their doorbells are made and sent in order."""
+    return P.encode_reply(req_id, b""), [(new, False) for new in result]
+
+
 def _reply_memory(req_id: int, result: Any) -> tuple[bytes, list[tuple[Any, bool]]]:
     """(memory object, read-only): its descriptor is sent (shm_open)."""
     handle, readonly = result
@@ -194,6 +199,7 @@ ENCODERS: dict[str, Encoder] = {kind: _with_memory(fn) for kind, fn in REPLY_ENC
 ENCODERS["shmat"] = _reply_shmat
 ENCODERS["any"] = _reply_any
 ENCODERS["file"] = _reply_file
+ENCODERS["files"] = _reply_files
 ENCODERS["memory"] = _reply_memory
 
 

@@ -22,7 +22,10 @@ import logging
 from typing import TYPE_CHECKING, Any, Callable
 
 from uipc.kernel import Kernel
-from uipc.kernel.file import POLLIN, POLLOUT, NewFile, vfs_poll
+from uipc.kernel.file import (
+    FMODE_READ, FMODE_WRITE, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDBAND, POLLRDNORM,
+    POLLWRBAND, POLLWRNORM, NewFile, vfs_poll,
+)
 from uipc.server.doorbell import Doorbells
 from uipc.server.siginfo import send_siginfo, sigqueue_via_pid
 
@@ -30,6 +33,25 @@ if TYPE_CHECKING:
     from uipc.server.transport import Conn
 
 log = logging.getLogger("uipc.daemon")
+
+
+#: fs/select.c's POLLIN_SET and POLLOUT_SET: what select() counts as
+#: readable and writable (a hang-up reads as EOF, an error makes both fail)
+POLLIN_SET = POLLIN | POLLRDNORM | POLLRDBAND | POLLHUP | POLLERR
+POLLOUT_SET = POLLOUT | POLLWRNORM | POLLWRBAND | POLLERR
+
+
+def doorbell_mask(file: Any, mask: int) -> int:
+    """The doorbell level showing a file's poll mask as select() reads it.
+
+    A doorbell cannot show "neither" (a timerfd not yet expired, a pipe's
+    empty read end, a full write end): a file open for writing only shows
+    not-writable (and readable, which nobody asks of it), any other
+    not-readable (and writable) (docs/deviations.md)."""
+    shown = (POLLIN if mask & POLLIN_SET else 0) | (POLLOUT if mask & POLLOUT_SET else 0)
+    if shown:
+        return shown
+    return POLLIN if file.f_mode & (FMODE_READ | FMODE_WRITE) == FMODE_WRITE else POLLOUT
 
 
 class FileEffects:
@@ -72,10 +94,8 @@ class FileEffects:
             dirty, k.poll_dirty = k.poll_dirty, set()
             for file in dirty:
                 if file.f_ino and file.f_count > 0:
-                    mask = vfs_poll(k, None, file, None) & (POLLIN | POLLOUT)
-                    # a pipe cannot show "neither" (a timerfd not yet expired):
-                    # it shows not-readable, and writable (docs/deviations.md)
-                    self.doorbells.set(file.f_ino, mask or POLLOUT)
+                    mask = vfs_poll(k, None, file, None)
+                    self.doorbells.set(file.f_ino, doorbell_mask(file, mask))
         if k.signals:
             signals, k.signals = k.signals, []
             for pid, signo, code, si_pid, si_uid, value in signals:
