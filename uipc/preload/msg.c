@@ -27,14 +27,14 @@ UIPC_EXPORT int msgget(key_t key, int msgflg)
 
 UIPC_EXPORT int msgsnd(int msqid, const void *msgp, size_t msgsz, int msgflg)
 {
-    /* do_msgsnd: the size, then the type is read from user memory */
+    /* ksys_msgsnd reads the type first (EFAULT), then do_msgsnd checks the size */
+    long mtype;
+    if (uipc_copy_from_user(&mtype, msgp, sizeof mtype) < 0)
+        return -1;
     if ((long)msgsz < 0 || msqid < 0 || msgsz > UIPC_MAX_FRAME) {
         errno = EINVAL;
         return -1;
     }
-    long mtype;
-    if (uipc_copy_from_user(&mtype, msgp, sizeof mtype) < 0)
-        return -1;
     struct uipc_msgsnd_args a = {msqid, mtype, msgflg};
     struct uipc_reply r;
     return uipc_sys(UIPC_OP_MSGSND, &a, sizeof a, (const char *)msgp + sizeof(long), msgsz,
@@ -99,8 +99,11 @@ UIPC_EXPORT int msgctl(int msqid, int cmd, struct msqid_ds *buf)
     struct uipc_msgctl_args a = {msqid, cmd};
     struct uipc_msqid_ds set;
     size_t set_len = 0;
-    int base = cmd & ~UIPC_IPC_64;
-    if (base == IPC_SET && msqid >= 0) {
+    if (msqid < 0 || cmd < 0) { /* ksys_msgctl's first check */
+        errno = EINVAL;
+        return -1;
+    }
+    if (cmd == IPC_SET) {
         struct msqid_ds in; /* copy_msqid_from_user comes first */
         if (uipc_copy_from_user(&in, buf, sizeof in) < 0)
             return -1;
