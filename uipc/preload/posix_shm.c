@@ -1,0 +1,54 @@
+/* libuipc-preload: shm_open(3) and shm_unlink(3) (glibc's posix/shm_open.c
+ * and shm_unlink.c over uipc/kernel/posix_shm.py).
+ *
+ * The C twin of shm_open in uipc/client/posix_shm.py.  The object lives in
+ * the daemon's namespace (its own /dev/shm: docs/deviations.md); shm_open's
+ * reply carries a descriptor of its memory (a memfd, opened O_RDONLY for a
+ * read-only open), so ftruncate, mmap, fstat and close work on it natively.
+ * The daemon checks glibc's name rules and open(2)'s; what only the calling
+ * process knows is done here: the umask on a new object's mode (open(2)
+ * applies it in Linux), and O_CLOEXEC, which glibc always adds.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+UIPC_HIDDEN mode_t uipc_umask(void); /* mqueue.c */
+
+UIPC_EXPORT int shm_open(const char *name, int oflag, mode_t mode)
+{
+    size_t len = strnlen(name, PATH_MAX);
+    if (len >= PATH_MAX) { /* __shm_get_name: too long for its buffer */
+        errno = EINVAL;
+        return -1;
+    }
+    struct uipc_shm_open_args a = {oflag, (uint32_t)(mode & ~uipc_umask())};
+    struct uipc_reply r;
+    if (uipc_sys(UIPC_OP_SHM_OPEN, &a, sizeof a, name, len, UIPC_WAIT_RESTART, &r) < 0)
+        return -1;
+    if (r.nfds < 1) {
+        errno = EIO; /* a reply without its descriptor: nothing to hand out */
+        return -1;
+    }
+    for (int i = 1; i < r.nfds; i++)
+        close(r.fds[i]);
+    /* close-on-exec already (MSG_CMSG_CLOEXEC), as glibc's O_CLOEXEC */
+    return r.fds[0];
+}
+
+UIPC_EXPORT int shm_unlink(const char *name)
+{
+    size_t len = strnlen(name, PATH_MAX);
+    if (len >= PATH_MAX) { /* glibc: a name __shm_get_name refuses is ENOENT */
+        errno = ENOENT;
+        return -1;
+    }
+    struct uipc_reply r;
+    return uipc_sys(UIPC_OP_SHM_UNLINK, NULL, 0, name, len, UIPC_WAIT_RESTART, &r);
+}
