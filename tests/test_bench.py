@@ -19,6 +19,8 @@ POSIX_LATENCY = {"uipc POSIX mq ping-pong", "kernel POSIX mq ping-pong (glibc mq
                  "uipc POSIX named semaphore ping-pong", "glibc named semaphore ping-pong (sem_open)"}
 POSIX_IPC_LATENCY = {"posix_ipc mq ping-pong (kernel mq)",
                      "posix_ipc named semaphore ping-pong (glibc's)"}
+DESCRIPTOR_LATENCY = {f"{who} {what} ping-pong" for who in ("uipc", "kernel")
+                      for what in ("eventfd", "pipe")}
 
 
 def _bench_names_in_dev_shm() -> list[str]:
@@ -65,6 +67,15 @@ def test_tiny_benchmark_produces_every_row() -> None:
     for mode in ("pinned", "unpinned"):
         assert ratio[f"POSIX mq ping-pong / SysV msg ping-pong ({mode})"] > 0
     assert "| uipc POSIX mq ping-pong |" in table and "| uipc POSIX mq | 64 B |" in table
+    # the descriptor rows: eventfd and pipe ping-pongs, pipe throughput at every
+    # size, each uipc row with its ratio to the kernel's
+    assert DESCRIPTOR_LATENCY <= set(res["latency"])
+    assert {f"{who} pipe {size} B" for who in ("uipc", "kernel")
+            for size in (64, 4096, 65536)} <= set(res["throughput"])
+    for start in ["| uipc eventfd ping-pong |", "| uipc pipe ping-pong |"] + [
+            f"| uipc pipe | {size} B |" for size in (64, 4096, 65536)]:
+        row = next(line for line in table.splitlines() if line.startswith(start))
+        assert not row.endswith("| - |"), row
     assert _bench_names_in_dev_shm() == []
     # root gets a private IPC namespace; anyone else at least a user namespace's here,
     # or the caller's own: the kernel rows above ran either way

@@ -1,8 +1,9 @@
 """The measurements.  Each contender runs in fresh processes it forks itself.
 
-Latency rows are two-process ping-pongs of 64-byte messages (median and p99
-of the round trip, timed in the initiating process).  Throughput rows send N
-messages one way and time them at the receiver.  ``pin`` puts every process
+Latency rows are two-process ping-pongs of 64-byte messages (the eventfd
+rows: 8-byte counters; median and p99 of the round trip, timed in the
+initiating process).  Throughput rows send N messages one way (the pipe
+rows: N writes, a byte stream) and time them at the receiver.  ``pin`` puts every process
 involved (the daemon too) on CPU 0: then a figure is CPU cost per round
 trip, stable to a few percent; unpinned figures include the cross-CPU
 wake-up (~35 us on these machines) and swing between runs.
@@ -449,6 +450,109 @@ def posix_ipc_sem_pingpong(env: Env, iters: int) -> Latency | None:
     return _in_runner(env, body, ipc="none")
 
 
+# Descriptors: eventfds (fs/eventfd.c) and pipes (fs/pipe.c).  uipc's and the
+# kernel's rows share their loops (FdOps), so that they differ only in the
+# read/write/close they call: uipc's (a daemon round trip each) or os's (a
+# syscall each).  The kernel's pipes and eventfds belong to no IPC namespace.
+#: bytes a throughput reader asks for at each read: a default pipe's capacity
+PIPE_READ = 65536
+
+
+@dataclass(frozen=True)
+class FdOps:
+    """read(2), write(2) and close(2) of one kind of descriptor: uipc's or os's."""
+
+    read: Callable[[int, int], bytes]
+    write: Callable[[int, bytes], int]
+    close: Callable[[int], None]
+
+
+def _uipc_fd_ops() -> FdOps:
+    import uipc
+    return FdOps(uipc.read, uipc.write, uipc.close)
+
+
+KERNEL_FD_OPS = FdOps(os.read, os.write, os.close)
+
+
+def _read_exact(read: Callable[[int, int], bytes], fd: int, want: int) -> None:
+    """Read ``want`` bytes from the pipe ``fd`` (pipe_read returns what it holds)."""
+    got = 0
+    while got < want:
+        chunk = read(fd, want - got)
+        if not chunk:
+            raise RuntimeError("the pipe's writer ended early")
+        got += len(chunk)
+
+
+def _eventfd_pingpong(env: Env, iters: int, ops: FdOps, a: int, b: int, one: bytes) -> Latency:
+    """Add 1 to eventfd ``a`` (eventfd_write), then wait for ``b``'s counter
+    (eventfd_read); the partner does the converse."""
+    read, write = ops.read, ops.write
+
+    def ping() -> None:
+        write(a, one)
+        read(b, 8)
+
+    def pong(n: int) -> None:
+        for _ in range(n):
+            read(a, 8)
+            write(b, one)
+
+    return _pingpong(ping, pong, iters, env)
+
+
+def uipc_eventfd_pingpong(env: Env, iters: int) -> Latency:
+    """Two uipc eventfds, blocking uipc.read/uipc.write of 8-byte counters."""
+    def body() -> Latency:
+        import uipc
+        a, b = uipc.eventfd(0), uipc.eventfd(0)
+        return _eventfd_pingpong(env, iters, _uipc_fd_ops(), a, b, (1).to_bytes(8, "little"))
+    return _in_runner(env, body)
+
+
+def kernel_eventfd_pingpong(env: Env, iters: int) -> Latency:
+    """As uipc_eventfd_pingpong, os.eventfd's (the counter in native byte order)."""
+    def body() -> Latency:
+        a, b = os.eventfd(0), os.eventfd(0)
+        return _eventfd_pingpong(env, iters, KERNEL_FD_OPS, a, b, (1).to_bytes(8, sys.byteorder))
+    return _in_runner(env, body, ipc="none")
+
+
+def _pipe_pingpong(env: Env, iters: int, ops: FdOps, there: tuple[int, int],
+                   back: tuple[int, int]) -> Latency:
+    """A 64-byte message down the pipe ``there`` (read end, write end), its
+    answer back up ``back``."""
+    read, write = ops.read, ops.write
+    payload = b"x" * MSG
+
+    def ping() -> None:
+        write(there[1], payload)
+        _read_exact(read, back[0], MSG)
+
+    def pong(n: int) -> None:
+        for _ in range(n):
+            _read_exact(read, there[0], MSG)
+            write(back[1], payload)
+
+    return _pingpong(ping, pong, iters, env)
+
+
+def uipc_pipe_pingpong(env: Env, iters: int) -> Latency:
+    """Two uipc pipes (uipc.pipe2), blocking uipc.read/uipc.write."""
+    def body() -> Latency:
+        import uipc
+        return _pipe_pingpong(env, iters, _uipc_fd_ops(), uipc.pipe2(), uipc.pipe2())
+    return _in_runner(env, body)
+
+
+def kernel_pipe_pingpong(env: Env, iters: int) -> Latency:
+    """As uipc_pipe_pingpong, os.pipe's."""
+    def body() -> Latency:
+        return _pipe_pingpong(env, iters, KERNEL_FD_OPS, os.pipe(), os.pipe())
+    return _in_runner(env, body, ipc="none")
+
+
 def mp_queue_pingpong(env: Env, iters: int) -> Latency:
     def body() -> Latency:
         import multiprocessing as mp
@@ -871,6 +975,49 @@ def mp_pipe_throughput(env: Env, n: int, size: int) -> float:
                 here.recv_bytes()
 
         return _oneway(lambda: there.send_bytes(payload), recv_all, n, env)
+    return _in_runner(env, body, ipc="none")
+
+
+def _pipe_stream(env: Env, n: int, size: int, ops: FdOps, r: int, w: int) -> float:
+    """Writes per second: a child streams ``n`` writes of ``size`` bytes into
+    the pipe (r, w); this process reads PIPE_READ at a time, counting the bytes."""
+    payload = b"x" * size
+
+    def writer() -> None:
+        env.pin_self()
+        ops.close(r)  # a reader gone then fails the writer (EPIPE), never leaves it blocked
+        write = ops.write
+        for _ in range(n):
+            done = write(w, payload)
+            while done < size:  # pipe_write returns short only when interrupted
+                done += write(w, payload[done:])
+
+    child = _fork(writer)
+    t0 = time.perf_counter()
+    ops.close(w)  # a writer that dies is then EOF here, not a hang
+    read, got, total = ops.read, 0, n * size
+    while got < total:
+        chunk = read(r, PIPE_READ)
+        if not chunk:
+            raise RuntimeError("the pipe's writer ended early")
+        got += len(chunk)
+    dt = time.perf_counter() - t0
+    os.waitpid(child, 0)
+    return n / dt
+
+
+def uipc_pipe_throughput(env: Env, n: int, size: int) -> float:
+    """A uipc pipe (uipc.pipe2): blocking uipc.write of ``size``, uipc.read."""
+    def body() -> float:
+        import uipc
+        return _pipe_stream(env, n, size, _uipc_fd_ops(), *uipc.pipe2())
+    return _in_runner(env, body)
+
+
+def kernel_pipe_throughput(env: Env, n: int, size: int) -> float:
+    """As uipc_pipe_throughput, an os.pipe."""
+    def body() -> float:
+        return _pipe_stream(env, n, size, KERNEL_FD_OPS, *os.pipe())
     return _in_runner(env, body, ipc="none")
 
 

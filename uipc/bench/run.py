@@ -37,6 +37,10 @@ LATENCY: dict[str, Callable[[C.Env, int], Any]] = {
     "uipc POSIX named semaphore ping-pong": C.uipc_posix_sem_pingpong,
     "glibc named semaphore ping-pong (sem_open)": C.glibc_sem_pingpong,
     "posix_ipc named semaphore ping-pong (glibc's)": C.posix_ipc_sem_pingpong,
+    "uipc eventfd ping-pong": C.uipc_eventfd_pingpong,
+    "kernel eventfd ping-pong": C.kernel_eventfd_pingpong,
+    "uipc pipe ping-pong": C.uipc_pipe_pingpong,
+    "kernel pipe ping-pong": C.kernel_pipe_pingpong,
     "multiprocessing.Queue ping-pong": C.mp_queue_pingpong,
     "multiprocessing.Pipe ping-pong": C.mp_pipe_pingpong,
     "Redis LPUSH/BRPOP ping-pong": C.redis_pingpong,
@@ -48,6 +52,8 @@ THROUGHPUT: dict[str, Callable[[C.Env, int, int], float | None]] = {
     "uipc POSIX mq": C.uipc_mq_throughput,
     "kernel POSIX mq": C.kernel_mq_throughput,
     "posix_ipc mq": C.posix_ipc_mq_throughput,
+    "uipc pipe": C.uipc_pipe_throughput,
+    "kernel pipe": C.kernel_pipe_throughput,
     "multiprocessing.Queue": C.mp_queue_throughput,
     "multiprocessing.Pipe": C.mp_pipe_throughput,
 }
@@ -73,6 +79,7 @@ THROUGHPUT_SKIPPED = {
 #: the kernel's counterpart of a throughput contender, for the × kernel column
 KERNEL_THROUGHPUT_OF = {name: "kernel POSIX mq" for name in ("uipc POSIX mq", "kernel POSIX mq",
                                                              "posix_ipc mq")}
+KERNEL_THROUGHPUT_OF.update({name: "kernel pipe" for name in ("uipc pipe", "kernel pipe")})
 
 
 def machine() -> dict[str, Any]:
@@ -250,7 +257,9 @@ def render_markdown(res: dict[str, Any]) -> str:
                  "uipc semaphore ping-pong": "kernel semaphore ping-pong",
                  MQ_PINGPONG: "kernel POSIX mq ping-pong (glibc mq_send/mq_receive)",
                  "uipc POSIX named semaphore ping-pong": "glibc named semaphore ping-pong (sem_open)",
-                 C_SHIM_PINGPONG: "C program, kernel SysV msg ping-pong"}
+                 C_SHIM_PINGPONG: "C program, kernel SysV msg ping-pong",
+                 "uipc eventfd ping-pong": "kernel eventfd ping-pong",
+                 "uipc pipe ping-pong": "kernel pipe ping-pong"}
 
     def fmt(x: float | None) -> str:
         return "-" if x is None else f"{x:.1f}"

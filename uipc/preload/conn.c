@@ -31,6 +31,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -760,4 +761,29 @@ __attribute__((constructor)) static void shim_init(void)
     cached_pid = raw_getpid();
     pthread_key_create(&conn_key, thread_gone);
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+}
+
+int uipc_sys_fd(uint16_t op, const void *args, size_t args_len, const void *tail,
+                size_t tail_len, enum uipc_wait wait)
+{
+    struct uipc_reply r;
+    if (uipc_sys(op, args, args_len, tail, tail_len, wait, &r) < 0)
+        return -1;
+    if (r.nfds < 1) {
+        errno = EIO; /* a reply without its descriptor: nothing to hand out */
+        return -1;
+    }
+    close_fds(r.fds + 1, r.nfds - 1);
+    return r.fds[0];
+}
+
+int uipc_unlink_name(uint16_t op, const char *name)
+{
+    size_t len = strnlen(name, PATH_MAX);
+    if (len >= PATH_MAX) { /* glibc: a name __shm_get_name refuses is ENOENT */
+        errno = ENOENT;
+        return -1;
+    }
+    struct uipc_reply r;
+    return uipc_sys(op, NULL, 0, name, len, UIPC_WAIT_RESTART, &r);
 }

@@ -404,19 +404,13 @@ static mqd_t open_raw(const char *name, int oflag, mode_t mode, const struct mq_
         .msgsize = has_attr ? attr->mq_msgsize : 0,
         .rlimit = rlimit,
     };
-    struct uipc_reply r;
-    if (uipc_sys(UIPC_OP_MQ_OPEN, &a, sizeof a, name, len, UIPC_WAIT_RESTART, &r) < 0)
-        return -1;
-    if (r.nfds < 1) {
-        errno = EIO; /* a reply without its descriptor: nothing to hand out */
-        return -1;
-    }
-    for (int i = 1; i < r.nfds; i++)
-        close(r.fds[i]);
     /* close-on-exec already (MSG_CMSG_CLOEXEC), as do_mq_open's
      * get_unused_fd_flags(O_CLOEXEC) makes every queue descriptor */
-    remember_queue_fd(r.fds[0], oflag);
-    return r.fds[0];
+    int fd = uipc_sys_fd(UIPC_OP_MQ_OPEN, &a, sizeof a, name, len, UIPC_WAIT_RESTART);
+    if (fd < 0)
+        return -1;
+    remember_queue_fd(fd, oflag);
+    return fd;
 }
 
 UIPC_EXPORT mqd_t mq_open(const char *name, int oflag, ...)

@@ -203,13 +203,7 @@ UIPC_EXPORT int sem_close(sem_t *sem)
 
 UIPC_EXPORT int sem_unlink(const char *name)
 {
-    size_t len = strnlen(name, PATH_MAX);
-    if (len >= PATH_MAX) { /* glibc: a name __shm_get_name refuses is ENOENT */
-        errno = ENOENT;
-        return -1;
-    }
-    struct uipc_reply r;
-    return uipc_sys(UIPC_OP_SEM_UNLINK, NULL, 0, name, len, UIPC_WAIT_RESTART, &r);
+    return uipc_unlink_name(UIPC_OP_SEM_UNLINK, name);
 }
 
 UIPC_EXPORT int sem_post(sem_t *sem)

@@ -29,26 +29,11 @@ UIPC_EXPORT int shm_open(const char *name, int oflag, mode_t mode)
         return -1;
     }
     struct uipc_shm_open_args a = {oflag, (uint32_t)(mode & ~uipc_umask())};
-    struct uipc_reply r;
-    if (uipc_sys(UIPC_OP_SHM_OPEN, &a, sizeof a, name, len, UIPC_WAIT_RESTART, &r) < 0)
-        return -1;
-    if (r.nfds < 1) {
-        errno = EIO; /* a reply without its descriptor: nothing to hand out */
-        return -1;
-    }
-    for (int i = 1; i < r.nfds; i++)
-        close(r.fds[i]);
     /* close-on-exec already (MSG_CMSG_CLOEXEC), as glibc's O_CLOEXEC */
-    return r.fds[0];
+    return uipc_sys_fd(UIPC_OP_SHM_OPEN, &a, sizeof a, name, len, UIPC_WAIT_RESTART);
 }
 
 UIPC_EXPORT int shm_unlink(const char *name)
 {
-    size_t len = strnlen(name, PATH_MAX);
-    if (len >= PATH_MAX) { /* glibc: a name __shm_get_name refuses is ENOENT */
-        errno = ENOENT;
-        return -1;
-    }
-    struct uipc_reply r;
-    return uipc_sys(UIPC_OP_SHM_UNLINK, NULL, 0, name, len, UIPC_WAIT_RESTART, &r);
+    return uipc_unlink_name(UIPC_OP_SHM_UNLINK, name);
 }

@@ -49,6 +49,16 @@ UIPC_HIDDEN int uipc_call(uint16_t op, const void *args, size_t args_len, const 
 UIPC_HIDDEN int uipc_sys(uint16_t op, const void *args, size_t args_len, const void *tail,
                          size_t tail_len, enum uipc_wait wait, struct uipc_reply *r);
 
+/* uipc_sys for a call whose reply carries one descriptor (mq_open,
+ * shm_open): returns it (close-on-exec: MSG_CMSG_CLOEXEC), or -1 with
+ * errno; EIO for a reply without one. */
+UIPC_HIDDEN int uipc_sys_fd(uint16_t op, const void *args, size_t args_len, const void *tail,
+                            size_t tail_len, enum uipc_wait wait);
+
+/* sem_unlink/shm_unlink: the name as glibc's __shm_get_name takes it (a
+ * name PATH_MAX long or more is ENOENT), then `op` with it as the tail. */
+UIPC_HIDDEN int uipc_unlink_name(uint16_t op, const char *name);
+
 /* The process holds something the daemon must see it keep (attachments,
  * queue descriptors, named semaphores): keep one connection open for the
  * process as long as it lives (connections are close-on-exec, and the

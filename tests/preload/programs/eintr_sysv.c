@@ -17,8 +17,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "common.h"
+#include "sysv.h"
 
-union semun { int val; struct semid_ds *buf; unsigned short *array; struct seminfo *__buf; };
 
 static volatile sig_atomic_t caught;
 
@@ -41,13 +41,6 @@ static void catch_usr1(int flags)
 enum watch { SEM_N, SEM_Z, SLEEP_MSGRCV, SLEEP_MSGSND };
 
 /* fork, the child killed if this program dies first */
-static pid_t kid(void)
-{
-    pid_t p = fork();
-    if (p == 0)
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-    return p;
-}
 
 static void give_up(void)
 {

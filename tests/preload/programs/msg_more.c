@@ -14,16 +14,10 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include "common.h"
+#include "sysv.h"
 
 /* fork, the child killed if this program dies first (a failed run leaves
  * no sleeper behind) */
-static pid_t kid(void)
-{
-    pid_t p = fork();
-    if (p == 0)
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-    return p;
-}
 
 struct m { long mtype; char text[8200]; };
 

@@ -10,18 +10,11 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include "common.h"
+#include "sysv.h"
 
 /* fork, the child killed if this program dies first (a failed run leaves
  * no sleeper behind) */
-static pid_t kid(void)
-{
-    pid_t p = fork();
-    if (p == 0)
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-    return p;
-}
 
-union semun { int val; struct semid_ds *buf; unsigned short *array; struct seminfo *__buf; };
 
 static int getval(int id, int num) { return semctl(id, num, GETVAL); }
 

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "common.h"
+#include "sysv.h"
 
 #define KEY 0x5e90
 
@@ -20,28 +21,7 @@ static struct shmid_ds st(int id)
     return ds;
 }
 
-static unsigned long nattch(int id)
-{
-    return (unsigned long)st(id).shm_nattch;
-}
 
-/* shm_nattch once it is `want`, or what it is after 10 s.  Linux drops a
- * process's attachments before its parent can reap it (exit_mm) and at
- * exec; the uipc daemon learns of an exit or exec from the process's
- * connections and pidfd in its own turn, possibly after the parent's next
- * call, so the check polls that state with a deadline. */
-static unsigned long nattch_settles(int id, unsigned long want)
-{
-    struct timespec t0, now, tick = {0, 1000000};
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        unsigned long n = nattch(id);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (n == want || now.tv_sec - t0.tv_sec > 10)
-            return n;
-        nanosleep(&tick, NULL);
-    }
-}
 
 static void say_ds(const char *when, int id)
 {

@@ -12,28 +12,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include "common.h"
+#include "sysv.h"
 
-static unsigned long nattch(int id)
-{
-    struct shmid_ds ds;
-    return shmctl(id, IPC_STAT, &ds) < 0 ? (unsigned long)-1 : (unsigned long)ds.shm_nattch;
-}
 
-/* shm_nattch once it is `want`, or what it is after 10 s: the uipc daemon
- * learns of a death from the process's connections and pidfd in its own
- * turn, possibly after the parent's next call (Linux: before the reap). */
-static unsigned long nattch_settles(int id, unsigned long want)
-{
-    struct timespec t0, now, tick = {0, 1000000};
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        unsigned long n = nattch(id);
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (n == want || now.tv_sec - t0.tv_sec > 10)
-            return n;
-        nanosleep(&tick, NULL);
-    }
-}
 
 static int hold(key_t key, const char *text)
 {
