@@ -346,3 +346,92 @@ def test_top_screen_under_tmux_refreshes_explains_and_quits(ns: str,
     finally:
         tmux.close()
         uipc.msgctl(q, uipc.IPC_RMID)
+
+
+# --- descriptors: rows in top, processes in explain ------------------------------------------
+def _asleep_in(pid: int, op: str) -> bool:
+    return any(w["op"] == op for p in uipc.introspect.section("processes") if p["pid"] == pid
+               for w in p.get("waits") or [])
+
+
+def test_top_without_a_tty_shows_a_pipe_row_with_its_blocked_reader(
+        ns: str, children: list[Child]) -> None:
+    r, w = uipc.pipe2()
+    try:
+        def reader() -> bytes:
+            uipc.close(w)
+            return uipc.read(r, 10)
+        kid = Child(reader)
+        children.append(kid)
+        wait_until(lambda: _asleep_in(kid.pid, "pipe read"), what="the reader asleep")
+        out = cli("top", "--once")
+        assert out.returncode == 0, out.stderr
+        r_ino, w_ino = os.fstat(r).st_ino, os.fstat(w).st_ino
+        assert "1 blocked" in out.stdout.splitlines()[0]
+        assert ", 2 descriptors" in out.stdout.splitlines()[1]
+        [row] = [line for line in out.stdout.splitlines() if line.startswith(f"pipe   {r_ino} ")]
+        # KEY is the access mode, COUNT readers/writers, BYTES held/size, ATT the holders
+        assert row.split()[:7] == ["pipe", str(r_ino), "r", str(os.geteuid()), "1r/1w",
+                                   "0/65536", "-"]
+        assert re.search(rf" 2 +1: {kid.pid} pipe read \d+\.\ds$", row), row
+        [wrow] = [line for line in out.stdout.splitlines() if line.startswith(f"pipe   {w_ino} ")]
+        assert wrow.split()[2] == "w" and wrow.split()[-1] == "1"  # held by this process only
+        assert re.search(rf"^{kid.pid} .* pipe read on pipe {r_ino} for \d+\.\ds$", out.stdout,
+                         re.M), out.stdout
+    finally:
+        uipc.close(r)
+        uipc.close(w)
+
+
+def test_explain_pid_json_carries_the_process_and_its_files(
+        ns: str, children: list[Child]) -> None:
+    t = uipc.timerfd_create(uipc.CLOCK_MONOTONIC)
+    try:
+        uipc.timerfd_settime(t, 0, 0.0, 3600.0)
+        kid = Child(lambda: uipc.read(t, 8))
+        children.append(kid)
+        wait_until(lambda: _asleep_in(kid.pid, "timerfd read"), what="the reader asleep")
+        record = json.loads(explain("--json", "--pid", str(kid.pid)))
+        assert record["namespace"] == ns
+        [obj] = record["objects"]
+        assert (obj["kind"], obj["label"]) == ("process", f"pid {kid.pid}")
+        assert [f["ino"] for f in obj["object"]["files"]] == [os.fstat(t).st_ino]
+        [wait] = obj["object"]["waits"]
+        assert wait["op"] == "timerfd read" and wait["on"]["files"][0]["armed"]
+        assert re.search(rf"pid {kid.pid} is blocked reading timerfd {os.fstat(t).st_ino}: it "
+                         r"has not expired yet: next expiry in 59 min \d+ s",
+                         "\n".join(obj["sentences"])), obj["sentences"]
+    finally:
+        uipc.close(t)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None,
+                    reason="tmux is not installed (apt-get install tmux): uipc top's screen "
+                           "is tested in it")
+def test_top_screen_under_tmux_explains_a_blocked_eventfd_reader(
+        ns: str, children: list[Child]) -> None:
+    e = uipc.eventfd(0)
+    e_ino = os.fstat(e).st_ino
+    kid = Child(lambda: uipc.eventfd_read(e))
+    children.append(kid)
+    wait_until(lambda: _asleep_in(kid.pid, "eventfd read"), what="the reader asleep")
+    env = " ".join(f"{k}={shlex.quote(os.environ[k])}"
+                   for k in ("UIPC_SOCKET", "UIPC_NO_AUTOSTART"))
+    tmux = Tmux(f"env -u UIPC_NAMESPACE {env} {shlex.quote(sys.executable)} -m uipc.cli.top "
+                f"--namespace {shlex.quote(ns)}")
+    try:
+        # the only row: the eventfd both processes hold, its reader blocked
+        tmux.wait_screen(rf"^efd +{e_ino} +rw .* val 0 .* 2 +1: {kid.pid} eventfd read "
+                         r"\d+(\.\d)?s$", "the eventfd row with its reader")
+        tmux.wait_screen(rf"^{kid.pid} .* eventfd read on eventfd {e_ino} for ",
+                         "the reader's process line")
+        tmux("send-keys", "-t", "top", "Enter")
+        tmux.wait_screen(rf"pid {kid.pid} is blocked reading eventfd {e_ino}: its counter is",
+                         "the explain text")
+        assert f"Eventfd {e_ino} counts 0." in tmux.screen()
+        tmux("send-keys", "-t", "top", "q")
+        wait_until(lambda: not tmux.alive(), what="the session to end after q")
+        assert tmux.rc.read_text().strip() == "0"
+    finally:
+        tmux.close()
+        uipc.close(e)

@@ -102,7 +102,7 @@ def test_namespace_listing_pages_by_name(ns: str) -> None:
 
 def test_bad_requests_are_refused(ns: str) -> None:
     op = P.OPS_BY_NAME["introspect"]
-    for args, tail in [((3, 0, 0, 0), b""), ((2, 1, 0, 0), b""), ((0, 7, 0, 0), b""), ((0, 1, -1, 0), b""),
+    for args, tail in [((3, 0, 0, 0), b""), ((2, 1, 0, 0), b""), ((0, 8, 0, 0), b""), ((0, 1, -1, 0), b""),
                        ((0, 1, 0, 0), b"x"), ((1, 0, 5, 0), b""), ((1, 2, 0, 0), b""),
                        ((1, 0, 0, 0), b"\xff")]:
         with pytest.raises(OSError) as info:

@@ -1,5 +1,8 @@
 """`uipc explain ID|KEY|NAME [-q|-s|-m] [--json] [--namespace NAME]`: who
 holds an IPC object, who waits on it, and why, in sentences.
+`uipc explain --pid PID`: what a process holds (its uipc descriptors:
+pipes, FIFOs, eventfds, timerfds, signalfds, epolls), what each of its
+threads is blocked in and why, and its signals.
 
 ID is a SysV id (decimal; a message queue, a semaphore set and a segment
 may share one: each match is explained unless -q, -s or -m picks a kind),
@@ -18,6 +21,8 @@ import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from uipc.uapi import signalfd as U_SIG
 
 #: introspection section -> what the object is called in a sentence
 KIND_NAMES = {
@@ -368,6 +373,244 @@ def explain_posix_shm(e: dict[str, Any], ctx: Context) -> list[str]:
             "Who has it open or mapped is not known: the introspection does not list it."]
 
 
+# --- processes, their descriptors and what they wait on ------------------------------------
+#: a descriptor's kind (the files section's "type") in a sentence
+FILE_NAMES = {"pipe": "pipe", "fifo": "FIFO", "eventfd": "eventfd", "timerfd": "timerfd",
+              "signalfd": "signalfd", "epoll": "epoll", "mqueue": "POSIX message queue"}
+#: signal numbers by name (the kernel's numbers: uipc.uapi.signalfd)
+_SIGNAMES = {getattr(U_SIG, n): n for n in dir(U_SIG)
+             if n.startswith("SIG") and not n.startswith(("SIG_", "SIGRT", "SIGNALFD"))
+             and isinstance(getattr(U_SIG, n), int)}
+_SI_CODES = {U_SIG.SI_USER: "SI_USER", U_SIG.SI_QUEUE: "SI_QUEUE", U_SIG.SI_MESGQ: "SI_MESGQ",
+             U_SIG.SI_KERNEL: "SI_KERNEL", U_SIG.SI_TKILL: "SI_TKILL"}
+#: the SysV and POSIX objects a sleeper's "id" names, by its op
+_OP_OBJECTS = {"msgrcv": "message queue", "msgsnd": "message queue", "semop": "semaphore set",
+               "semtimedop": "semaphore set", "sem_wait": "POSIX semaphore number"}
+#: eventfd's ULLONG_MAX - 1: the most its counter holds
+_EVENTFD_MAX = (1 << 64) - 2
+
+
+def signal_name(sig: int) -> str:
+    """'SIGUSR1'; real-time signals as strace names them from the kernel's
+    SIGRTMIN (32): 'SIGRT_2' is signal 34, glibc's SIGRTMIN."""
+    if sig >= U_SIG.SIGRTMIN:
+        return f"SIGRT_{sig - U_SIG.SIGRTMIN}"
+    return _SIGNAMES.get(sig, f"signal {sig}")
+
+
+def signal_list(sigs: list[int]) -> str:
+    return ", ".join(map(signal_name, sigs))
+
+
+def file_label(f: dict[str, Any]) -> str:
+    """'pipe 1234' (a descriptor's inode, its st_ino), 'FIFO /name'."""
+    if f["type"] == "fifo" and f.get("name"):
+        return f"FIFO {f['name']}"
+    if f["type"] == "mqueue" and f.get("name"):
+        return f"POSIX message queue {f['name']}"
+    return f"{FILE_NAMES.get(f['type'], f['type'])} {f['ino']}"
+
+
+def _holders(n: int, what: str, pids: list[int]) -> str:
+    """'1 writer: pid 124', '2 readers: pids 4 and 5', '1 writer (held by
+    processes you may not inspect)'."""
+    text = plural(n, what)
+    if not n:
+        return text
+    return f"{text}: {pid_list(pids)}" if pids else \
+        f"{text} (held by processes you may not inspect)"
+
+
+def _pipe_empty(f: dict[str, Any], reader: int | None = None) -> str:
+    """Why a read of an empty pipe waits: it has writers.  A reader that
+    holds a write end itself waits for itself (no end of file until it
+    closes it)."""
+    text = "empty, " + _holders(f["writers"], "writer", f["writer_pids"])
+    if reader is not None and reader in f["writer_pids"]:
+        text += f"; pid {reader} holds a write end itself, so it sees no end of file " \
+                "until it closes it"
+    return text
+
+
+def _pipe_full(f: dict[str, Any]) -> str:
+    packets = " in packets (O_DIRECT: one a slot)" if f.get("packet") else ""
+    return (f"full: {f['bytes']} of {f['capacity']} bytes{packets}, "
+            + _holders(f["readers"], "reader", f["reader_pids"]))
+
+
+def _timer_text(f: dict[str, Any]) -> str:
+    if not f["armed"]:
+        return "it is disarmed: only timerfd_settime arms it"
+    text = f"it has not expired yet: next expiry in {age(f['remaining'])}"
+    if f["interval"]:
+        text += f", then every {age(f['interval'])}"
+    return text
+
+
+def _signalfd_text(f: dict[str, Any], blocked: list[int] | None) -> str:
+    """What a signalfd read waits for; a signal it reads that the process
+    does not block is delivered the ordinary way and never reaches it."""
+    sigs = f["sigmask"]
+    pending = "it is not pending" if len(sigs) == 1 else "none of them is pending"
+    text = f"for {signal_list(sigs)}: {pending}" if sigs else \
+        "with an empty mask: it reads nothing"
+    loose = [s for s in sigs if blocked is not None and s not in blocked]
+    if loose:
+        text += (f" ({signal_list(loose)} {'is' if len(loose) == 1 else 'are'} not blocked: "
+                 "delivered as a signal, never read here)")
+    return text
+
+
+def _epoll_text(f: dict[str, Any], named: bool = True) -> str:
+    """'2 descriptors, none ready (epoll 12: pipe 7 (fd 5), eventfd 9 (fd 6))';
+    without the epoll's own label unless ``named``."""
+    ready = "none" if not f["ready"] else str(f["ready"])
+    watched = [f"{FILE_NAMES.get(t['type'], t['type'])} {t['ino']} (fd {t['tfd']})"
+               for t in f["targets"]]
+    more = f" and {f['items'] - len(watched)} more" if f["items"] > len(watched) else ""
+    listing = ", ".join(watched) + more
+    if named:
+        listing = file_label(f) + (f": {listing}" if listing else "")
+    return f"{plural(f['items'], 'descriptor')}, {ready} ready" + (f" ({listing})" if listing
+                                                                    else "")
+
+
+def _file_wait(pid: int, w: dict[str, Any], files: list[dict[str, Any]],
+               blocked: list[int] | None, ctx: Context) -> str | None:
+    """The sentence for a sleeper whose "on" names files, by its op."""
+    op, since, f = w["op"], ctx.since(w), files[0]
+    for_ = w["on"].get("for")
+    if op == "pipe read":
+        return f"pid {pid} is blocked reading {file_label(f)} ({_pipe_empty(f, pid)}), {since}."
+    if op == "pipe write":
+        return f"pid {pid} is blocked writing {file_label(f)} ({_pipe_full(f)}), {since}."
+    if op in ("splice", "tee") and len(files) == 2:
+        fin, fout = files
+        why = (f"{file_label(fin)} is {_pipe_empty(fin)}" if for_ == "data" and "writers" in fin
+               else f"{file_label(fout)} is {_pipe_full(fout)}" if "readers" in fout else
+               "it waits for its other side")
+        return f"pid {pid} is blocked in {op} from {file_label(fin)} to {file_label(fout)}: " \
+               f"{why} ({since})."
+    if op == "eventfd read":
+        return (f"pid {pid} is blocked reading {file_label(f)}: its counter is 0, until a "
+                f"write adds to it ({since}).")
+    if op == "eventfd write":
+        return (f"pid {pid} is blocked writing {file_label(f)}: its counter ({f['count']}) has "
+                f"no room for the value below {_EVENTFD_MAX}, until a read takes it ({since}).")
+    if op == "timerfd read":
+        return f"pid {pid} is blocked reading {file_label(f)}: {_timer_text(f)} ({since})."
+    if op == "signalfd read":
+        label = file_label(f) if len(files) == 1 else \
+            "a signalfd (one of " + ", ".join(str(x["ino"]) for x in files) + ")"
+        return f"pid {pid} is blocked reading {label} {_signalfd_text(f, blocked)} ({since})."
+    if op == "epoll_wait":
+        return f"pid {pid} waits in epoll_wait on {_epoll_text(f)}, {since}."
+    if op == "poll":
+        return (f"pid {pid} waits in poll on {plural(len(files), 'descriptor')} "
+                f"({', '.join(map(file_label, files))}), none ready, {since}.")
+    return None
+
+
+def wait_sentence(pid: int, w: dict[str, Any], ctx: Context,
+                  blocked: list[int] | None = None) -> str:
+    """One sleeping thread of a process (a "waits" entry of the processes
+    section): what it is blocked in, on what, and why it still waits.
+    ``blocked``: the process's blocked signals, when known."""
+    on, since = w.get("on") or {}, ctx.since(w)
+    files = on.get("files") or []
+    if files:
+        text = _file_wait(pid, w, files, blocked, ctx)
+        if text is not None:
+            return text
+        return f"pid {pid} waits in {w['op']} on {', '.join(map(file_label, files))}, {since}."
+    if "fifo" in on:
+        side = "reading" if on["for"] == "writer" else "writing"
+        return (f"pid {pid} is blocked opening FIFO {on['fifo']} for {side}: no {on['for']} "
+                f"has opened it yet ({since}).")
+    if "mqueue" in on:
+        return (f"pid {pid} waits in {w['op']} on POSIX message queue {on['mqueue']} "
+                f"({on['curmsgs']} of {plural(on['maxmsg'], 'message')}), {since}.")
+    if "id" in on:
+        return f"pid {pid} waits in {w['op']} on {_OP_OBJECTS.get(w['op'], 'object')} " \
+               f"{on['id']}, {since}."
+    return f"pid {pid} waits in {w['op']}, {since}."
+
+
+def _descriptor_list(files: list[dict[str, Any]]) -> str:
+    ends = {"r": " (read end)", "w": " (write end)"}
+    return ", ".join(file_label(f) + (ends.get(f["mode"], "") if f["type"] in ("pipe", "fifo")
+                                      else "") for f in files)
+
+
+def _signal_sentences(sig: dict[str, Any]) -> list[str]:
+    """Blocked and pending signals; the queued ones' senders where shown."""
+    blocked = f"It blocks {signal_list(sig['blocked'])}" if sig["blocked"] else \
+        "It blocks no signal"
+    pending = sig["pending"]
+    out = [f"{blocked}; {'pending: ' + signal_list(pending) if pending else 'none is pending'}."]
+    queued = sig.get("queued")
+    for q in queued or []:
+        code = _SI_CODES.get(q["code"], f"si_code {q['code']}")
+        value = f", value {q['value']}" if q["code"] < 0 else ""
+        out.append(f"Queued: {signal_name(q['signo'])} from pid {q['pid']} (uid {q['uid']}, "
+                   f"{code}{value}).")
+    total = sig.get("queued_total") or 0
+    if queued is not None and total > len(queued):
+        out.append(f"And {total - len(queued)} more queued signals.")
+    return out
+
+
+def explain_process(p: dict[str, Any], files: list[dict[str, Any]] | None,
+                    ctx: Context) -> list[str]:
+    """A process: its uipc descriptors, what each of its threads is blocked
+    in and why, and its signals (``p`` a processes-section entry, ``files``
+    its files-section list, None when hidden)."""
+    pid = p["pid"]
+    head = f"pid {pid} (uid {p['uid']}, {plural(p['tasks'], 'task')})"
+    if files is None or p.get("waits") is None:
+        out = [f"{head}: its descriptors and waits are hidden (you may not inspect it)."]
+    else:
+        held = (f"holds {plural(len(files), 'uipc descriptor')}: {_descriptor_list(files)}"
+                if files else "holds no uipc descriptor")
+        out = [f"{head} {held}."]
+        blocked = p["signals"]["blocked"]
+        out += [wait_sentence(pid, w, ctx, blocked) for w in p["waits"]]
+        if not p["waits"]:
+            out.append("It is not blocked in any uipc call.")
+    return out + _signal_sentences(p["signals"])
+
+
+def explain_file(f: dict[str, Any], holders: list[int],
+                 sleepers: list[tuple[int, dict[str, Any]]], ctx: Context) -> list[str]:
+    """One descriptor's open file (a files-section entry): its state, the
+    processes holding it (``holders``) and those blocked on it (``sleepers``:
+    (pid, wait entry) pairs)."""
+    label, kind = file_label(f), f["type"]
+    if kind in ("pipe", "fifo"):
+        end = {"r": "read end", "w": "write end"}.get(f["mode"], "both ends")
+        head = (f"{label} ({end}) holds {f['bytes']} of {f['capacity']} bytes; "
+                f"{_holders(f['readers'], 'reader', f['reader_pids'])}; "
+                f"{_holders(f['writers'], 'writer', f['writer_pids'])}.")
+    elif kind == "eventfd":
+        sem = " (EFD_SEMAPHORE: a read takes 1)" if f["semaphore"] else ""
+        head = f"{label} counts {f['count']}{sem}."
+    elif kind == "timerfd":
+        head = f"{label}: {_timer_text(f)}; {plural(f['ticks'], 'expiration')} not read yet."
+    elif kind == "signalfd":
+        sigs = signal_list(f["sigmask"]) or "no signal"
+        head = f"{label} reads {sigs} of the process reading it (made by pid {f['owner']})."
+    elif kind == "epoll":
+        head = f"{label} watches {_epoll_text(f, named=False)}."
+    else:
+        head = f"{label}."
+    out = [head, f"It is open in {pid_list(holders)}." if holders else
+           "No process you may inspect holds it."]
+    out += [wait_sentence(pid, w, ctx) for pid, w in sleepers]
+    if not sleepers:
+        out.append("Nobody you may inspect is blocked on it.")
+    return out
+
+
 EXPLAINERS: dict[str, Callable[[dict[str, Any], Context], list[str]]] = {
     "msg": explain_msg, "sem": explain_sem, "shm": explain_shm, "mqueue": explain_mqueue,
     "posix_sem": explain_posix_sem, "posix_shm": explain_posix_shm,
@@ -441,8 +684,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the sentences and the objects "
                    "as JSON")
     p.add_argument("--namespace", metavar="NAME", help="the namespace (default: this process's)")
-    p.add_argument("object", metavar="ID|KEY|NAME", help="a SysV id, a key (0x...) or a "
-                   "POSIX /name")
+    p.add_argument("-p", "--pid", type=int, metavar="PID",
+                   help="explain a process instead: its descriptors, waits and signals")
+    p.add_argument("object", metavar="ID|KEY|NAME", nargs="?", help="a SysV id, a key (0x...) "
+                   "or a POSIX /name")
     return p
 
 
@@ -461,6 +706,12 @@ def report(matches: list[tuple[str, dict]], ctx: Context) -> list[dict[str, Any]
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.pid is not None:
+        if args.object is not None or args.kinds:
+            parser.error("--pid explains a process: no ID, KEY, NAME, -q, -s or -m with it")
+        return explain_pid(args)
+    if args.object is None:
+        parser.error("an ID, KEY or NAME is required (or --pid PID)")
     try:
         q = Query.parse(args.object)
     except ValueError as exc:
@@ -483,6 +734,43 @@ def main(argv: list[str] | None = None) -> int:
         return write(json.dumps({"namespace": snapshot["namespace"], "objects": records},
                                 indent=2) + "\n")
     return write("\n\n".join("\n".join(r["sentences"]) for r in records) + "\n")
+
+
+def process_report(pid: int, ctx: Context) -> dict[str, Any] | None:
+    """The record of one process of this namespace (None: no such process):
+    its processes-section and files-section entries, and the sentences."""
+    from uipc.client import introspect
+    reply, _ = introspect.page("processes", pid, 1)
+    entries = [e for e in reply["entries"] if e["pid"] == pid]
+    if not entries:
+        return None
+    files = introspect.files(pid)
+    held = files[0]["files"] if files else None
+    p = entries[0]
+    sentences = explain_process(p, held, ctx)
+    sentences[0] = sentences[0][0].upper() + sentences[0][1:]
+    return {"kind": "process", "label": f"pid {pid}", "sentences": sentences,
+            "object": dict(p, files=held), "namespace": reply["namespace"]}
+
+
+def explain_pid(args: argparse.Namespace) -> int:
+    """`uipc explain --pid PID`."""
+    from uipc.cli.common import attach, fail
+    attach("uipc explain", args.namespace)
+    if args.pid <= 0:
+        fail("uipc explain", f"pid {args.pid} is not positive")
+    try:
+        record = process_report(args.pid, context_of())
+        if record is None:
+            from uipc.client import introspect
+            ns = introspect.page("processes", 0, 1)[0]["namespace"]
+            fail("uipc explain", f"no uipc process {args.pid} in namespace {ns}")
+    except OSError as exc:
+        fail("uipc explain", exc.strerror or str(exc))
+    ns = record.pop("namespace")
+    if args.json:
+        return write(json.dumps({"namespace": ns, "objects": [record]}, indent=2) + "\n")
+    return write("\n".join(record["sentences"]) + "\n")
 
 
 def write(text: str) -> int:

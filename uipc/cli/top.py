@@ -1,5 +1,7 @@
 """`uipc top [--namespace NAME] [-d SECONDS] [--once]`: every IPC object of a
-namespace, live: counts, bytes, who is blocked on it and for how long.
+namespace, live: counts, bytes, who is blocked on it and for how long.  The
+uipc descriptors its processes hold (pipes, FIFOs, eventfds, timerfds,
+signalfds, epolls) are rows too, one per open file, named by inode.
 
 Full screen (curses) on a terminal, refreshed every second: q quits, the
 arrow keys or j/k select, Enter explains the selected object (as
@@ -20,7 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from uipc.cli.explain import (
-    POSIX, SYSV, context_of, explain, key_text, object_label, plural, write,
+    POSIX, SYSV, context_of, explain, explain_file, file_label, key_text, object_label, plural,
+    signal_name, write,
 )
 
 PROG = "uipc top"
@@ -38,6 +41,11 @@ STAMPS = {"msg": ("stime", "rtime"), "sem": ("otime",), "shm": ("atime", "dtime"
 COLUMNS = (("KIND", 6), ("ID/NAME", 14), ("KEY", 10), ("UID", 6), ("COUNT", 10), ("BYTES", 9),
            ("OPS/S", 6), ("LAST", 6), ("UNDO", 4), ("ATT", 4), ("BLOCKED", 0))
 NO_OPS = "ops/s: not available (the introspection has no operation counters)"
+#: the kind of a descriptor's row (its entry's "type" says which file), and
+#: the KIND column of each type (a POSIX queue's descriptors are its mqueue row)
+FILE = "file"
+FILE_SHORT = {"pipe": "pipe", "fifo": "fifo", "eventfd": "efd", "timerfd": "tfd",
+              "signalfd": "sfd", "epoll": "epoll"}
 
 
 # --- one sample of the namespace -------------------------------------------------------
@@ -55,7 +63,10 @@ class Sample:
 
 
 def ident(kind: str, e: dict[str, Any]) -> Any:
-    """What names an object within its section: the id, or the POSIX name."""
+    """What names an object within its section: the id, or the POSIX name;
+    a descriptor's open file: its inode."""
+    if kind == FILE:
+        return e["ino"]
     return e["id"] if kind in SYSV else e["name"]
 
 
@@ -180,8 +191,64 @@ def _blocked(sleepers: list[dict[str, Any]], now: float) -> str:
                                       for w in ws)
 
 
+@dataclass
+class Descriptor:
+    """One open file of the namespace (the files section lists it once per
+    process holding it): its entry, who holds it and who is blocked on it."""
+
+    entry: dict[str, Any]
+    uid: int
+    holders: list[int] = field(default_factory=list)
+    #: (pid, wait entry) of the threads whose wait names it
+    sleepers: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
+def descriptors(sample: Sample) -> list[Descriptor]:
+    """Each pipe, FIFO, eventfd, timerfd, signalfd and epoll file the
+    processes one may inspect hold, once, in inode order."""
+    seen: dict[int, Descriptor] = {}
+    for p in sample.snapshot.get("files", []):
+        for f in p["files"] or []:
+            if f["type"] in FILE_SHORT:
+                seen.setdefault(f["ino"], Descriptor(f, p["uid"])).holders.append(p["pid"])
+    for p in sample.snapshot.get("process_details", []):
+        for w in p.get("waits") or []:
+            for f in (w.get("on") or {}).get("files") or []:
+                if f["ino"] in seen:
+                    seen[f["ino"]].sleepers.append((p["pid"], w))
+    return [seen[ino] for ino in sorted(seen)]
+
+
+def _file_counts(f: dict[str, Any]) -> tuple[str, str]:
+    """COUNT and BYTES of a descriptor's row."""
+    kind = f["type"]
+    if kind in ("pipe", "fifo"):
+        return f"{f['readers']}r/{f['writers']}w", f"{f['bytes']}/{f['capacity']}"
+    if kind == "eventfd":
+        return f"val {f['count']}", "-"
+    if kind == "timerfd":
+        return (f"{f['ticks']} ticks" if f["armed"] or f["ticks"] else "off"), "-"
+    if kind == "signalfd":
+        return f"{len(f['sigmask'])} sigs", "-"
+    return f"{f['ready']}/{f['items']} rdy", "-"
+
+
+def file_rows(sample: Sample) -> list[Row]:
+    """A row per descriptor's open file: KEY is its access mode, ATT the
+    processes holding it, BLOCKED the threads waiting on it."""
+    rows = []
+    for d in descriptors(sample):
+        f = d.entry
+        count, size = _file_counts(f)
+        ws = [dict(w, pid=pid) for pid, w in d.sleepers]
+        cells = [FILE_SHORT[f["type"]], str(f["ino"]), f["mode"] or "-", str(d.uid), count,
+                 size, "-", "-", "-", str(len(d.holders)), _blocked(ws, sample.taken)]
+        rows.append(Row(FILE, f, cells, ws))
+    return rows
+
+
 def make_rows(sample: Sample) -> list[Row]:
-    """Every object of the sample, section by section."""
+    """Every object of the sample, section by section, then the descriptors."""
     rows = []
     now = sample.taken
     for kind in SECTIONS:
@@ -195,7 +262,7 @@ def make_rows(sample: Sample) -> list[Row]:
                      key_text(e["key"]) if kind in SYSV else "-", str(e["uid"]), count, size,
                      "-" if rate is None else f"{rate:.0f}", last, undo, att, _blocked(ws, now)]
             rows.append(Row(kind, e, cells, ws))
-    return rows
+    return rows + file_rows(sample)
 
 
 def format_row(cells: list[str]) -> str:
@@ -219,7 +286,32 @@ def waits_by_pid(sample: Sample) -> dict[int, list[str]]:
                 out.setdefault(w["pid"], []).append(
                     f"{w['op']} on {SHORT[kind]} {ident(kind, e)} for "
                     f"{short_age(sample.taken - w['since'])}")
+    for p in sample.snapshot.get("process_details", []):
+        for w in p.get("waits") or []:
+            what = _file_wait_target(w.get("on") or {})
+            if what:
+                out.setdefault(p["pid"], []).append(
+                    f"{w['op']} on {what} for {short_age(sample.taken - w['since'])}")
     return out
+
+
+def _file_wait_target(on: dict[str, Any]) -> str | None:
+    """'pipe 1234', 'FIFO /f': the descriptors a wait names (objects' waits
+    are told by the objects' rows)."""
+    if "fifo" in on:
+        return f"FIFO {on['fifo']}"
+    files = on.get("files") or []
+    if not files:
+        return None
+    labels = [file_label(f) for f in files[:3]]
+    return ", ".join(labels) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+
+
+def blocked_pids(sample: Sample) -> set[int]:
+    """Processes with a thread asleep: on an object, or as their waits say."""
+    snap = sample.snapshot
+    pids = {w["pid"] for k in SECTIONS for e in snap.get(k, []) for w in sleepers_of(k, e)}
+    return pids | {p["pid"] for p in snap.get("process_details", []) if p.get("waits")}
 
 
 def others(sample: Sample) -> list[dict[str, Any]]:
@@ -236,8 +328,9 @@ def header(sample: Sample, dpid: int | None) -> list[str]:
               f"daemon pid {dpid}, uptime not available" if dpid else
               "daemon pid and uptime not available")
     procs = others(sample)
-    blocked = {w["pid"] for k in SECTIONS for e in snap.get(k, []) for w in sleepers_of(k, e)}
+    blocked = blocked_pids(sample)
     counts = ", ".join(f"{len(snap.get(k, []))} {SHORT[k]}" for k in SECTIONS)
+    counts += f", {plural(len(descriptors(sample)), 'descriptor')}"
     if sample.rate is not None:
         daemon += f", {sample.rate:,.0f} requests/s"
     lines = [f"uipc top - namespace {snap.get('namespace', '?')} - {daemon} - "
@@ -251,14 +344,20 @@ def header(sample: Sample, dpid: int | None) -> list[str]:
 
 
 def process_lines(sample: Sample) -> list[str]:
-    """PID UID TASKS UNDO ATTACH WAITING, for every other process."""
+    """PID UID TASKS UNDO SHMAT FDS SIGPND WAITING, for every other process."""
     waits = waits_by_pid(sample)
-    out = [f"{'PID':<8} {'UID':<6} {'TASKS':<5} {'UNDO':<5} {'SHMAT':<5} WAITING"]
+    fds = {p["pid"]: p["files"] for p in sample.snapshot.get("files", [])}
+    out = [f"{'PID':<8} {'UID':<6} {'TASKS':<5} {'UNDO':<5} {'SHMAT':<5} {'FDS':<4} "
+           f"{'SIGPND':<8} WAITING"]
     for p in others(sample):
         undo = "?" if p["undo"] is None else str(len(p["undo"]))
         att = "?" if p["shm_attachments"] is None else str(p["shm_attachments"])
+        held = fds.get(p["pid"])
+        nfds = "?" if held is None else str(len(held))
+        pending = ",".join(signal_name(sig).removeprefix("SIG")
+                           for sig in (p.get("signals") or {}).get("pending") or [])
         out.append(f"{p['pid']:<8} {p['uid']:<6} {p['tasks']:<5} {undo:<5} {att:<5} "
-                   + "; ".join(waits.get(p["pid"], [])))
+                   f"{nfds:<4} {pending or '-':<8} " + "; ".join(waits.get(p["pid"], [])))
     return out
 
 
@@ -344,12 +443,25 @@ def draw_list(win: Any, view: View, sample: Sample, dpid: int | None) -> list[Ro
 def detail_lines(sample: Sample, ref: tuple[str, Any], width: int) -> tuple[str, list[str]]:
     """The explain text of one object, wrapped, or a line saying it is gone."""
     kind, name = ref
+    if kind == FILE:
+        return _file_detail(sample, name, width)
     for e in sample.snapshot.get(kind, []):
         if ident(kind, e) == name:
             text = explain(kind, e, context_of(sample.taken))
             lines = [part for s in text for part in textwrap.wrap(s, max(width - 2, 20)) + [""]]
             return object_label(kind, e), lines
     return f"{kind} {name}", ["It is gone: removed since it was selected."]
+
+
+def _file_detail(sample: Sample, ino: int, width: int) -> tuple[str, list[str]]:
+    """The explain text of one descriptor's open file."""
+    for d in descriptors(sample):
+        if d.entry["ino"] == ino:
+            text = explain_file(d.entry, d.holders, d.sleepers, context_of(sample.taken))
+            text[0] = text[0][0].upper() + text[0][1:]
+            lines = [part for s in text for part in textwrap.wrap(s, max(width - 2, 20)) + [""]]
+            return file_label(d.entry), lines
+    return f"descriptor {ino}", ["It is gone: closed since it was selected."]
 
 
 def draw_detail(win: Any, view: View, sample: Sample) -> None:

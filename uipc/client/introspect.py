@@ -22,7 +22,7 @@ _WHAT_NAMESPACE = 0
 _WHAT_NAMESPACES = 1
 #: the op's section=... values, by name
 SECTIONS = {"processes": 0, "msg": 1, "sem": 2, "shm": 3, "mqueue": 4, "posix_sem": 5,
-            "posix_shm": 6}
+            "posix_shm": 6, "files": 7}
 _U32_MAX = 0xFFFFFFFF
 
 
@@ -36,8 +36,9 @@ def _check_count(count: int) -> None:
 def page(section: str, cursor: int = 0, count: int = 0) -> tuple[dict[str, Any], int | None]:
     """One page of one section of this process's namespace.
 
-    ``section`` is "processes" (``cursor``: the first pid), "msg", "sem" or
-    "shm" (``cursor``: the first id index, ``id % 32768``); ``count`` the
+    ``section`` is "processes" or "files" (``cursor``: the first pid),
+    "msg", "sem" or "shm" (``cursor``: the first id index, ``id % 32768``),
+    "mqueue", "posix_sem" or "posix_shm" (the object's number); ``count`` the
     most entries wanted (0: as many as the daemon gives in one page).
     Returns the reply (``namespace``, ``section``, ``entries``) and the
     cursor of the next page, or None after the last.
@@ -66,11 +67,31 @@ def section(name: str) -> list[dict[str, Any]]:
     return [e for reply in pages(name) for e in reply["entries"]]
 
 
+def files(pid: int | None = None) -> list[dict[str, Any]]:
+    """Each process's uipc descriptors (the "files" section, /proc/PID/fd and
+    fdinfo): ``[{"pid", "uid", "files"}]`` in pid order, ``files`` a list of
+    ``{"ino", "type", "flags", "mode", "cloexec", ...}`` (the kind's state:
+    a pipe's bytes, capacity, readers and writers, an eventfd's count, a
+    timerfd's ticks, a signalfd's sigmask, an epoll's items and ready
+    count), or None for a process this one may not inspect.  ``pid``: that
+    process only (an empty list if it is not in the namespace)."""
+    if pid is None:
+        return section("files")
+    if not isinstance(pid, int) or isinstance(pid, bool):
+        raise TypeError(f"pid must be an int, not {type(pid).__name__}")
+    if pid <= 0:
+        raise ValueError(f"pid {pid} is not positive")
+    reply, _ = page("files", pid, 1)
+    return [e for e in reply["entries"] if e["pid"] == pid]
+
+
 def namespace() -> dict[str, Any]:
     """This process's namespace: its processes and every object with its sleepers.
 
     Keys: ``namespace`` (its name), ``processes`` (pids), ``process_details``,
-    ``msg``, ``sem`` and ``shm`` (one dict per object, in id index order).
+    ``msg``, ``sem`` and ``shm`` (one dict per object, in id index order),
+    ``mqueue``, ``posix_sem``, ``posix_shm``, and ``files`` (each process's
+    descriptors, see :func:`files`).
     """
     out: dict[str, Any] = {}
     for name in SECTIONS:
