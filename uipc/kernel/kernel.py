@@ -47,6 +47,9 @@ class Kernel:
         self.clock = Clocks()
         #: every armed timer: sleeper timeouts (later timerfds)
         self.timers = TimerHeap()
+        #: timerfds a wall-clock set concerns, in arming order (fs/timerfd.c's
+        #: cancel_list and the absolute realtime timers): clock_was_set visits them
+        self.clock_list: dict[Any, None] = {}
         #: per-uid quotas over every namespace (uipc.quota.*)
         self.quota = Quota(owner_uid)
         self.init_ns = self._account(IpcNamespace(name="", owner_uid=owner_uid))
@@ -328,6 +331,20 @@ class Kernel:
         """Time passes: timers due at ``mono`` (None: ``now``) run, so
         sleepers whose deadline is <= ``mono`` time out."""
         self.clock.set(now, mono)
+        self.timers.run_expired(self.clock.monotonic)
+        self._run_wakeups()
+
+    def clock_was_set(self, now: float, mono: float | None = None) -> None:
+        """clock_was_set(): the wall clock was set (the daemon learns it from a
+        real timerfd armed TFD_TIMER_CANCEL_ON_SET); ``now``/``mono`` are the
+        new readings.  Absolute CLOCK_REALTIME timerfds move to the new wall
+        time and cancelable ones are canceled (timerfd_clock_was_set); then
+        the timers now due run, as the realtime base's retrigger does.
+        Sleeper timeouts are monotonic: they do not move."""
+        from uipc.kernel.timerfd import timerfd_clock_was_set
+
+        self.clock.set(now, mono)
+        timerfd_clock_was_set(self)
         self.timers.run_expired(self.clock.monotonic)
         self._run_wakeups()
 

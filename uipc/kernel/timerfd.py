@@ -18,10 +18,18 @@
 * poll: POLLIN once it has expired; write: EINVAL (no ->write).
 
 Time: CLOCK_MONOTONIC and CLOCK_BOOTTIME run on the kernel's monotonic
-clock (uipc has no suspend, so they agree); a CLOCK_REALTIME absolute time
-is turned into a monotonic deadline when set, so a later change of the wall
-clock does not move it (TFD_TIMER_CANCEL_ON_SET is accepted and never fires:
-docs/deviations.md).
+clock (uipc has no suspend, so they agree).  The core keeps one monotonic
+timer heap, so a CLOCK_REALTIME absolute time becomes the monotonic
+deadline ``mono + (value - now)`` when set; the wall-clock time is kept too,
+and when the caller reports that the wall clock was set
+(``Kernel.clock_was_set``) :func:`timerfd_clock_was_set` re-bases every such
+deadline on the new offset, as the hrtimer realtime base moves (relative
+timers are on the monotonic base in Linux too: ``__hrtimer_init``), and
+cancels the timers armed TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET on
+CLOCK_REALTIME: the next read (a sleeping one, or the next one) fails with
+ECANCELED, and poll shows them readable until then; a timerfd_settime that
+arms such a timer before that read fails with ECANCELED too (the timer is
+armed all the same), as ``timerfd_setup`` does.
 """
 from __future__ import annotations
 
@@ -64,6 +72,15 @@ class TimerfdCtx:
     timer: Timer | None = None
     wqh: WaitQueue = field(default_factory=WaitQueue)
     file: File | None = None
+    #: the armed expiry on CLOCK_REALTIME of an absolute realtime timer (its
+    #: hrtimer is on the realtime base: a clock set moves it), else None
+    real_expires: float | None = None
+    #: armed TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET on CLOCK_REALTIME
+    might_cancel: bool = False
+    #: ctx->moffs: the realtime - monotonic offset it last saw
+    moffs: float = 0.0
+    #: ctx->moffs == KTIME_MAX: the clock was set; the next read says ECANCELED
+    canceled: bool = False
 
     def poll_mask(self) -> int:
         return POLLIN if self.ticks else 0  # timerfd_poll: EPOLLIN alone
@@ -87,11 +104,67 @@ def _fire(k: "Kernel", ctx: TimerfdCtx) -> None:
         overruns = 1 + int((now - ctx.expires) // ctx.interval) if now >= ctx.expires else 1
         ctx.ticks += overruns
         ctx.expires += overruns * ctx.interval
+        if ctx.real_expires is not None:  # the period goes on on the realtime base
+            ctx.real_expires += overruns * ctx.interval
         ctx.timer = k.timers.add(ctx.expires, lambda t: _fire(k, ctx))
     else:
         ctx.ticks += 1
-        ctx.expires = None
+        ctx.expires = ctx.real_expires = None
     ctx.notify(k)
+
+
+def _arm_at(k: "Kernel", ctx: TimerfdCtx, expires: float) -> None:
+    """hrtimer_start() at a monotonic expiry; a time already due expires at
+    once, as hrtimer_start of a past time (or a clock set past it) does."""
+    ctx.expires = expires
+    if expires <= k.mono:
+        _fire(k, ctx)
+    else:
+        ctx.timer = k.timers.add(expires, lambda t: _fire(k, ctx))
+
+
+def timerfd_canceled(k: "Kernel", ctx: TimerfdCtx) -> bool:
+    """timerfd_canceled(): was the clock set since the cancelable timer last
+    looked?  Saying so once clears it (ctx->moffs takes the new offset)."""
+    if not ctx.might_cancel or not ctx.canceled:
+        return False
+    ctx.canceled, ctx.moffs = False, k.clock.offs_real
+    return True
+
+
+def timerfd_setup_cancel(k: "Kernel", ctx: TimerfdCtx, flags: int) -> None:
+    """timerfd_setup_cancel(): only an absolute CLOCK_REALTIME timer armed
+    with TFD_TIMER_CANCEL_ON_SET is on the cancel list."""
+    ctx.might_cancel = (ctx.clockid == CLOCK_REALTIME and bool(flags & TFD_TIMER_ABSTIME)
+                        and bool(flags & TFD_TIMER_CANCEL_ON_SET))
+    _track(k, ctx)
+
+
+def _track(k: "Kernel", ctx: TimerfdCtx) -> None:
+    """Keep ``k.clock_list`` to the timerfds a clock set concerns: the cancel
+    list and the absolute realtime timers (the hrtimer realtime base)."""
+    if ctx.might_cancel or ctx.real_expires is not None:
+        k.clock_list[ctx] = None
+    else:
+        k.clock_list.pop(ctx, None)
+
+
+def timerfd_clock_was_set(k: "Kernel") -> None:
+    """timerfd_clock_was_set() with the realtime base's retrigger: the wall
+    clock was set (``k.clock`` holds the new readings).  A cancelable timer
+    whose offset changed is canceled (a tick wakes its reader, who then gets
+    ECANCELED); every armed absolute realtime timer expires at its wall-clock
+    time on the new offset.  The caller runs the timers now due."""
+    moffs = k.clock.offs_real
+    for ctx in list(k.clock_list):
+        if ctx.might_cancel and ctx.moffs != moffs:
+            ctx.canceled = True
+            ctx.ticks += 1  # the wake-up needs ticks, as in Linux
+            ctx.notify(k)
+        if ctx.real_expires is not None and ctx.timer is not None:
+            k.timers.cancel(ctx.timer)
+            ctx.timer = None
+            _arm_at(k, ctx, ctx.real_expires - moffs)
 
 
 @dataclass(eq=False)
@@ -110,12 +183,19 @@ class TimerfdFileOps(FileOps):
             raise KernelError(errno.EINVAL, f"timerfd read of {count} bytes: the count is 8")
 
         def attempt() -> object:
-            if not ctx.ticks:
-                if file.f_flags & O_NONBLOCK:
-                    raise KernelError(errno.EAGAIN, "the timer has not expired and the "
-                                      "descriptor is non-blocking")
+            if not ctx.ticks and not file.f_flags & O_NONBLOCK:
                 return k.park(ctx.wqh, TimerfdWaiter(task=task, op="timerfd read",
                                                      restart=attempt))
+            if timerfd_canceled(k, ctx):
+                # "if clock has changed, we do not care about the ticks"
+                ctx.ticks = 0
+                if ctx.file is not None:
+                    k.poll_dirty.add(ctx.file)
+                raise KernelError(errno.ECANCELED, "the wall clock was set: the timer was "
+                                  "armed with TFD_TIMER_CANCEL_ON_SET")
+            if not ctx.ticks:
+                raise KernelError(errno.EAGAIN, "the timer has not expired and the "
+                                  "descriptor is non-blocking")
             ticks, ctx.ticks = ctx.ticks, 0
             if ctx.file is not None:
                 k.poll_dirty.add(ctx.file)
@@ -132,7 +212,8 @@ class TimerfdFileOps(FileOps):
         if ctx.timer is not None:
             k.timers.cancel(ctx.timer)
             ctx.timer = None
-        ctx.expires, ctx.file = None, None
+        ctx.expires, ctx.real_expires, ctx.file, ctx.might_cancel = None, None, None, False
+        k.clock_list.pop(ctx, None)  # timerfd_remove_cancel
 
 
 TIMERFD_FOPS = TimerfdFileOps()
@@ -149,7 +230,7 @@ def sys_timerfd_create(k: "Kernel", task: Task, clockid: int, flags: int) -> New
     if clockid not in (CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME):
         raise KernelError(errno.EINVAL, f"clockid {clockid}: CLOCK_REALTIME, CLOCK_MONOTONIC "
                           "or CLOCK_BOOTTIME")
-    ctx = TimerfdCtx(clockid)
+    ctx = TimerfdCtx(clockid, moffs=k.clock.offs_real)
     file = alloc_file(k, task, TIMERFD_FOPS, O_RDWR | (flags & O_NONBLOCK), ctx)
     ctx.file = file
     return NewFile(file, bool(flags & TFD_CLOEXEC))
@@ -181,24 +262,28 @@ def sys_timerfd_settime(k: "Kernel", task: Task, fd: int, flags: int, int_sec: i
     if flags & ~(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET):
         raise KernelError(errno.EINVAL, f"timerfd_settime flags {flags:#x}")
     ctx = _timer_of(task, fd)
+    timerfd_setup_cancel(k, ctx, flags)
     old = _gettime(k, ctx)
     if ctx.timer is not None:
         k.timers.cancel(ctx.timer)
         ctx.timer = None
-    ctx.ticks, ctx.interval, ctx.expires = 0, interval, None
-    if value:
-        if flags & TFD_TIMER_ABSTIME:
-            base = k.now if ctx.clockid == CLOCK_REALTIME else k.mono
-            expires = k.mono + (value - base)
-        else:
-            expires = k.mono + value
-        ctx.expires = expires
-        if expires <= k.mono:
-            _fire(k, ctx)  # already due: expired at once, as hrtimer_start of a past time
-        else:
-            ctx.timer = k.timers.add(expires, lambda t: _fire(k, ctx))
+    ctx.ticks, ctx.interval, ctx.expires, ctx.real_expires = 0, interval, None, None
     if ctx.file is not None:
         k.poll_dirty.add(ctx.file)
+    if value:
+        absolute_real = bool(flags & TFD_TIMER_ABSTIME) and ctx.clockid == CLOCK_REALTIME
+        if absolute_real:
+            ctx.real_expires = value  # kept: a clock set re-bases the deadline
+        _track(k, ctx)
+        if flags & TFD_TIMER_ABSTIME:
+            base = k.now if absolute_real else k.mono
+            _arm_at(k, ctx, k.mono + (value - base))
+        else:
+            _arm_at(k, ctx, k.mono + value)
+        if timerfd_canceled(k, ctx):  # timerfd_setup: armed, yet the caller must re-read the clock
+            raise KernelError(errno.ECANCELED, "the wall clock was set since the timer was "
+                              "armed with TFD_TIMER_CANCEL_ON_SET")
+    _track(k, ctx)
     return old
 
 

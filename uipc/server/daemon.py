@@ -17,6 +17,7 @@ daemon: an error serving one connection drops that connection.
 """
 from __future__ import annotations
 
+import ctypes
 import errno
 import functools
 import os
@@ -53,6 +54,61 @@ def clocks() -> tuple[float, float]:
     return time.time(), time.monotonic()
 
 
+class ClockSetWatch:
+    """Learns that the machine's wall clock was set: a real timerfd on
+    CLOCK_REALTIME armed TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET for a
+    time that never comes, whose read fails with ECANCELED exactly when the
+    clock is set (the way systemd watches for clock changes).  Python 3.11
+    has no os.timerfd_*: libc through ctypes.  ``fd`` is -1 where that fails
+    (the daemon then serves without, as before)."""
+
+    #: include/uapi/linux/time.h, timerfd.h
+    CLOCK_REALTIME, TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET = 0, 1, 2
+    TFD_NONBLOCK, TFD_CLOEXEC = os.O_NONBLOCK, os.O_CLOEXEC
+    #: the expiry: beyond any real clock (ktime saturates at KTIME_MAX)
+    NEVER = 1 << 40
+
+    class _ITimerSpec(ctypes.Structure):
+        _fields_ = [("interval_sec", ctypes.c_long), ("interval_nsec", ctypes.c_long),
+                    ("value_sec", ctypes.c_long), ("value_nsec", ctypes.c_long)]
+
+    def __init__(self) -> None:
+        self.fd = -1
+        try:
+            self._libc = ctypes.CDLL(None, use_errno=True)
+            fd = self._libc.timerfd_create(self.CLOCK_REALTIME,
+                                           self.TFD_NONBLOCK | self.TFD_CLOEXEC)
+        except (OSError, AttributeError):
+            return
+        if fd < 0:
+            return
+        self.fd = fd
+        if not self.arm():
+            self.close()
+
+    def arm(self) -> bool:
+        """(Re-)arm: after an ECANCELED read the next clock set is seen too."""
+        spec = self._ITimerSpec(0, 0, self.NEVER, 0)
+        flags = self.TFD_TIMER_ABSTIME | self.TFD_TIMER_CANCEL_ON_SET
+        return self._libc.timerfd_settime(self.fd, flags, ctypes.byref(spec), None) == 0
+
+    def was_set(self) -> bool:
+        """The fd is readable: True if the read says ECANCELED (clock set)."""
+        try:
+            os.read(self.fd, 8)
+        except OSError as exc:
+            if exc.errno != errno.ECANCELED:
+                return False
+            self.arm()
+            return True
+        return False  # an expiry of NEVER: cannot happen
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 class Daemon:
     """Serve a kernel on a unix socket until stopped."""
 
@@ -77,6 +133,7 @@ class Daemon:
         self._stop = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._freed = 0
+        self.clock_watch = ClockSetWatch()
 
     def bind(self) -> bool:
         """Take the lock and listen.  False if another daemon holds the lock."""
@@ -84,7 +141,16 @@ class Daemon:
             return False
         self.poller.register(self._wake_r, READ, lambda m: os.read(self._wake_r, 64))
         self.poller.register(self.files.doorbells.fd, READ, self.files.on_readable)
+        if self.clock_watch.fd >= 0:
+            self.poller.register(self.clock_watch.fd, READ, self._on_clock_watch)
         return True
+
+    def _on_clock_watch(self, mask: int) -> None:
+        """The wall clock may have been set: the core re-bases its absolute
+        realtime timerfds and cancels the TFD_TIMER_CANCEL_ON_SET ones; the
+        turn then answers and rings doorbells as for any input."""
+        if self.clock_watch.was_set():
+            self.kernel.clock_was_set(*clocks())
 
     @property
     def wakeup_fd(self) -> int:
@@ -106,6 +172,7 @@ class Daemon:
         self.files.close()
         self.listener.close()
         self.poller.close()
+        self.clock_watch.close()
 
     @property
     def conns(self) -> dict[Task, Conn]:
