@@ -19,6 +19,7 @@ import pytest
 from tests.kernel.conftest import World
 from uipc.kernel import BLOCKED, Task
 from uipc.kernel import eventpoll as ep_mod
+from uipc.kernel.errors import KernelError
 from uipc.kernel.eventpoll import (
     EP_MAX_EVENTS, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLERR,
     EPOLLET, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLRDNORM, EventPoll,
@@ -453,6 +454,100 @@ def test_loops_and_deep_chains_are_eloop(w: World) -> None:
     c = epoll(w, t)
     ctl(w, t, b, EPOLL_CTL_ADD, c)
     assert ctl_err(w, t, c, EPOLL_CTL_ADD, a) == E.ELOOP  # through b
+
+
+def _hub_chain(w: World, t: Task, e: int, nests: int) -> int:
+    """``nests`` epolls in a chain over ``e`` (the first watches e); the top one."""
+    top = e
+    for _ in range(nests):
+        hub = epoll(w, t)
+        ctl(w, t, hub, EPOLL_CTL_ADD, top)
+        top = hub
+    return top
+
+
+@pytest.mark.parametrize("nests", [1, 2, 3, 4])
+def test_wakeup_paths_through_nested_epolls_stop_at_path_limits(w: World, nests: int) -> None:
+    """reverse_path_check (checked on Linux 6.18): from one file at most
+    500, 100, 50, 10 paths of 2 .. 5 epolls; the next ADD is EINVAL and
+    undone (not watched: a wake-up reaches exactly the limit, DEL is
+    ENOENT, the ADD stays refused)."""
+    t = w.proc_task()
+    e = efd(w, t)
+    top = _hub_chain(w, t, e, nests)
+    limit = ep_mod.PATH_LIMITS[nests]
+    outers = [epoll(w, t) for _ in range(limit + 1)]
+    for ep in outers[:limit]:
+        ctl(w, t, ep, EPOLL_CTL_ADD, top)
+    last = outers[limit]
+    assert ctl_err(w, t, last, EPOLL_CTL_ADD, top) == E.EINVAL
+    assert ctl_err(w, t, last, EPOLL_CTL_DEL, top) == E.ENOENT
+    assert ctl_err(w, t, last, EPOLL_CTL_ADD, top) == E.EINVAL
+    write(w, t, e)
+    assert sum(1 for ep in outers if wait(w, t, ep) == [(top, EPOLLIN)]) == limit
+    assert wait(w, t, last) == []
+
+
+def test_one_epoll_paths_are_unlimited_and_a_watched_epoll_is_checked(w: World) -> None:
+    """path_count_inc lets any number of one-epoll paths through (1001
+    epolls watch one eventfd on Linux 6.18 too); the limit also holds when
+    the target is no epoll but the epoll is watched (500 inner epolls, each
+    watched by its outer one, may watch one eventfd: the 501st is EINVAL)."""
+    t = w.proc_task()
+    e = efd(w, t)
+    direct = [epoll(w, t) for _ in range(1001)]
+    for ep in direct:
+        ctl(w, t, ep, EPOLL_CTL_ADD, e)
+    outer = epoll(w, t)  # a full check from e now walks the 1001 paths too
+    ctl(w, t, outer, EPOLL_CTL_ADD, direct[0])
+    e2 = efd(w, t)
+    inners = [epoll(w, t) for _ in range(501)]
+    for inner in inners:
+        ctl(w, t, epoll(w, t), EPOLL_CTL_ADD, inner)
+    for inner in inners[:500]:
+        ctl(w, t, inner, EPOLL_CTL_ADD, e2)
+    assert ctl_err(w, t, inners[500], EPOLL_CTL_ADD, e2) == E.EINVAL
+    assert ctl_err(w, t, inners[500], EPOLL_CTL_DEL, e2) == E.ENOENT
+
+
+def test_a_layered_epoll_graph_cannot_make_one_wakeup_a_storm(
+        w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """5 layers of 8 epolls, each watching every epoll below, over one
+    eventfd would be 8^5 = 32768 wake-up paths, an ep_poll_callback each;
+    reverse_path_check refuses the ADDs past path_limits, so one write runs
+    a few hundred callbacks, and each check's walk stops at the limits."""
+    calls = {"callback": 0, "counted": 0}
+    callback, count_inc = ep_mod.ep_poll_callback, ep_mod._path_count_inc
+
+    def counting_callback(*args: Any) -> bool:
+        calls["callback"] += 1
+        return callback(*args)
+
+    def counting_inc(*args: Any) -> bool:
+        calls["counted"] += 1
+        return count_inc(*args)
+
+    monkeypatch.setattr(ep_mod, "ep_poll_callback", counting_callback)
+    monkeypatch.setattr(ep_mod, "_path_count_inc", counting_inc)
+    t = w.proc_task()
+    e = efd(w, t)
+    below, refused, adds = [e], 0, 0
+    for _ in range(5):
+        layer = [epoll(w, t) for _ in range(8)]
+        for ep in layer:
+            for fd in below:
+                adds += 1
+                try:
+                    ctl(w, t, ep, EPOLL_CTL_ADD, fd)
+                except KernelError as error:
+                    assert error.errno == E.EINVAL
+                    refused += 1
+        below = layer
+    assert refused > 0
+    # each walk: the one-epoll paths (8) and at most sum(PATH_LIMITS[1:]) + 1 more
+    assert calls["counted"] <= adds * (8 + sum(ep_mod.PATH_LIMITS[1:]) + 1)
+    write(w, t, e)
+    assert calls["callback"] < 8 + 8 * 8 + sum(ep_mod.PATH_LIMITS[2:]) * 2
 
 
 def test_poll_on_the_epoll_file_is_pollin_when_an_event_is_ready(w: World) -> None:

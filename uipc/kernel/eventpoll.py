@@ -28,8 +28,14 @@ another epoll, the daemon's doorbell).
 * Nesting: an epoll may watch another (``ep_item_poll`` polls it through
   ``__ep_eventpoll_poll``; its pollers' queue wakes the outer one), up to
   EP_MAX_NESTS levels; a loop or a deeper chain is ELOOP (``ep_loop_check``,
-  as Linux 6.18: depth below the target + 1 + depth above the epoll).  The
-  limits on wakeup paths (``reverse_path_check``) are not kept.
+  as Linux 6.18: depth below the target + 1 + depth above the epoll).
+* Wake-up paths (``reverse_path_check``): an ADD that may lengthen paths
+  (the target is an epoll, or the epoll is watched) counts, for the target
+  (or, for an epoll target, each non-epoll file under it), the paths from
+  that file up to the unwatched epolls they end at; more than
+  PATH_LIMITS[n] paths of n + 1 epolls (n >= 1: 500, 100, 50, 10; one
+  epoll: any number) is EINVAL and the ADD is undone -- so no graph makes
+  one wake-up run a storm of callbacks in the daemon's one thread.
 * Errors in ``do_epoll_ctl``'s order: EBADF (epfd, then fd), EPERM (a
   target without ->poll), EINVAL (epfd == fd, epfd not an epoll,
   EPOLLEXCLUSIVE with MOD, on an epoll target or with other bits), ELOOP,
@@ -95,6 +101,9 @@ EP_MAX_EVENTS = ((1 << 31) - 1) // 12
 #: fs.epoll.max_user_watches: Linux gives 4% of low memory (millions); one
 #: daemon serving every user bounds each uid's items to this
 MAX_USER_WATCHES = 1 << 20
+#: path_limits[]: wake-up paths of 1 .. 5 epolls from one file, at most
+#: (path_count_inc lets any number of one-epoll paths through)
+PATH_LIMITS = (1000, 500, 100, 50, 10)
 _U64_SIGN = 1 << 63
 
 
@@ -397,9 +406,12 @@ def _sweep(k: "Kernel", ep: EventPoll, force: bool = False) -> None:
     ep.sweep_at = max(64, 2 * len(ep.rbr))
 
 
-def ep_insert(k: "Kernel", ep: EventPoll, events: int, data: int, tfile: File, fd: int) -> None:
+def ep_insert(k: "Kernel", ep: EventPoll, events: int, data: int, tfile: File, fd: int,
+              tfile_check_list: dict[File, None] | None = None) -> None:
     """ep_insert(): a new item, hooked on the target's queues by polling it
-    once; on the ready list at once if the target is ready."""
+    once; on the ready list at once if the target is ready.  With a
+    ``tfile_check_list`` (a full check) the new item's wake-up paths are
+    counted first (reverse_path_check): too many is EINVAL, the item goes."""
     state = _state(k)
     watches = state.watches.get(ep.uid, 0)
     if watches >= MAX_USER_WATCHES:  # items of released files may still count
@@ -412,9 +424,54 @@ def ep_insert(k: "Kernel", ep: EventPoll, events: int, data: int, tfile: File, f
     state.watches[ep.uid] = watches + 1
     state.f_ep.setdefault(tfile, {})[epi] = None  # attach_epitem
     ep.rbr[(tfile, fd)] = epi
+    if tfile_check_list is not None and reverse_path_check(k, tfile_check_list):
+        ep_remove(k, ep, epi)  # not yet on any queue: this undoes the ADD
+        raise KernelError(errno.EINVAL, "watching that file would make more wake-up paths "
+                          f"through nested epolls than path_limits {PATH_LIMITS} allow")
     revents = ep_item_poll(k, epi, PollTable(ep_ptable_queue_proc(epi), events), 1)
     if revents and _link(k, ep, epi):
         _notify(k, ep)
+
+
+def _path_count_inc(path_count: list[int], nests: int) -> bool:
+    """path_count_inc(): one more path of ``nests`` + 1 epolls; True when
+    that is more than its limit (paths of one epoll: any number)."""
+    if nests == 0:
+        return False
+    path_count[nests] += 1
+    return path_count[nests] > PATH_LIMITS[nests]
+
+
+def _reverse_path_check_proc(f_ep: dict[File, dict[EpItem, None]], refs: dict[EpItem, None],
+                             path_count: list[int], depth: int) -> bool:
+    """reverse_path_check_proc(): follow the items ``refs`` (a file's
+    watchers) up to the unwatched epolls, counting a path at each; True
+    when a count goes over its limit or a path nests too deep.  The walk
+    stops at the first count over its limit, so it costs O(len(refs) + the
+    sum of PATH_LIMITS[1:] * EP_MAX_NESTS), not O(paths)."""
+    if depth > EP_MAX_NESTS:
+        return True
+    for epi in refs:
+        up = f_ep.get(epi.ep.file) if epi.ep.file is not None else None
+        if up:
+            error = _reverse_path_check_proc(f_ep, up, path_count, depth + 1)
+        else:
+            error = _path_count_inc(path_count, depth)
+        if error:
+            return True
+    return False
+
+
+def reverse_path_check(k: "Kernel", tfile_check_list: dict[File, None]) -> bool:
+    """reverse_path_check(): do the wake-up paths from any file of the
+    list (counted afresh for each, path_count_init) go over path_limits?"""
+    f_ep = _state(k).f_ep
+    for file in tfile_check_list:
+        if _released(file):  # its items are leftovers, never woken
+            continue
+        if _reverse_path_check_proc(f_ep, f_ep.get(file, {}), [0] * len(PATH_LIMITS), 0):
+            return True
+    return False
 
 
 def ep_modify(k: "Kernel", ep: EventPoll, epi: EpItem, events: int, data: int) -> None:
@@ -426,20 +483,23 @@ def ep_modify(k: "Kernel", ep: EventPoll, epi: EpItem, events: int, data: int) -
 
 
 def _depth_below(ep: EventPoll, inserting_into: EventPoll, seen: dict[EventPoll, int],
-                 depth: int) -> int:
+                 depth: int, tfiles: dict[File, None]) -> int:
     """ep_loop_check_proc(): the longest chain of epolls under ``ep``;
-    EP_MAX_NESTS + 1 if it reaches ``inserting_into`` (a loop) or is too deep."""
+    EP_MAX_NESTS + 1 if it reaches ``inserting_into`` (a loop) or is too deep.
+    The non-epoll files met go in ``tfiles`` (list_file: tfile_check_list)."""
     if ep in seen:
         return seen[ep]
     seen[ep] = result = 0
     for epi in ep.rbr.values():
         if not is_file_epoll(epi.file):
+            tfiles[epi.file] = None
             continue
         tovisit: EventPoll = epi.file.private_data
         if tovisit is inserting_into or depth > EP_MAX_NESTS:
             result = EP_MAX_NESTS + 1
         else:
-            result = max(result, _depth_below(tovisit, inserting_into, seen, depth + 1) + 1)
+            result = max(result,
+                         _depth_below(tovisit, inserting_into, seen, depth + 1, tfiles) + 1)
         if result > EP_MAX_NESTS:
             break
     seen[ep] = result
@@ -458,10 +518,12 @@ def _depth_above(k: "Kernel", ep: EventPoll, seen: dict[EventPoll, int]) -> int:
     return result
 
 
-def ep_loop_check(k: "Kernel", ep: EventPoll, to: EventPoll) -> bool:
+def ep_loop_check(k: "Kernel", ep: EventPoll, to: EventPoll,
+                  tfiles: dict[File, None] | None = None) -> bool:
     """ep_loop_check(): would watching ``to`` from ``ep`` make a loop or a
-    chain of more than EP_MAX_NESTS epolls?"""
-    depth = _depth_below(to, ep, {}, 0)
+    chain of more than EP_MAX_NESTS epolls?  The non-epoll files under
+    ``to`` are collected in ``tfiles`` (for reverse_path_check)."""
+    depth = _depth_below(to, ep, {}, 0, {} if tfiles is None else tfiles)
     if depth > EP_MAX_NESTS:
         return True
     return depth + 1 + _depth_above(k, ep, {}) > EP_MAX_NESTS
@@ -577,15 +639,21 @@ def sys_epoll_ctl(k: "Kernel", task: Task, epfd: int, op: int, fd: int, tfd: int
     """do_epoll_ctl(): add, modify or remove the item (file of ``fd``, ``tfd``)."""
     file, tfile = _check_ctl(task, epfd, op, fd, events)
     ep: EventPoll = file.private_data
-    if op == EPOLL_CTL_ADD and is_file_epoll(tfile) and ep_loop_check(k, ep, tfile.private_data):
-        raise KernelError(errno.ELOOP, f"watching that epoll would make a loop or nest more "
-                          f"than {EP_MAX_NESTS} epolls")
+    # full_check: only an epoll target or a watched epoll can lengthen paths
+    tfile_check_list: dict[File, None] | None = None
+    if op == EPOLL_CTL_ADD and (is_file_epoll(tfile) or _state(k).f_ep.get(file)):
+        tfile_check_list = {}
+        if not is_file_epoll(tfile):
+            tfile_check_list[tfile] = None
+        elif ep_loop_check(k, ep, tfile.private_data, tfile_check_list):
+            raise KernelError(errno.ELOOP, f"watching that epoll would make a loop or nest more "
+                              f"than {EP_MAX_NESTS} epolls")
     epi = ep.rbr.get((tfile, tfd))
     if op == EPOLL_CTL_ADD:
         if epi is not None:
             raise KernelError(errno.EEXIST, f"descriptor {tfd} of that file is already watched")
         _sweep(k, ep)
-        ep_insert(k, ep, events | EPOLLERR | EPOLLHUP, data, tfile, tfd)
+        ep_insert(k, ep, events | EPOLLERR | EPOLLHUP, data, tfile, tfd, tfile_check_list)
     elif op == EPOLL_CTL_DEL:
         if epi is None:
             raise KernelError(errno.ENOENT, f"descriptor {tfd} of that file is not watched")
