@@ -13,7 +13,10 @@ import pytest
 from tests.kernel.conftest import World
 from uipc.kernel import BLOCKED, Cred, Kernel, Task
 from uipc.kernel.file import POLLIN
-from uipc.kernel.signal import SIGPENDING, next_signal, SigPending, sigmask, signal_struct
+from uipc.kernel.signal import (
+    SIGPENDING, SigInfo, SigPending, dequeue_signal, next_signal, send_sig_info, sigmask,
+    signal_struct,
+)
 from uipc.kernel.signalfd import SFD_CLOEXEC, SFD_NONBLOCK
 from uipc.kernel.task import CAP_KILL
 from uipc.uapi.signalfd import (
@@ -401,3 +404,69 @@ def test_signals_the_kernel_sends_follow_the_mask_too(w: World) -> None:
     send_sig_info(w.k, t.process, SigInfo(RT, -3, other.pid, 6, 77))
     assert pending(w, t) == {13}
     assert w.k.signals == [(t.pid, RT, -3, other.pid, 6, 77)]
+
+
+# --- the queue's cost: one FIFO per signal number ----------------------------------------
+class _Watched(SigInfo):
+    """A siginfo counting the reads of its si_signo (``reads``, all of them
+    together): a dequeue or flush that walks other signals' records shows."""
+
+    __slots__ = ()
+    reads = 0
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "si_signo":
+            _Watched.reads += 1
+        return super().__getattribute__(name)
+
+
+def test_dequeue_and_flush_never_walk_other_signals_records(w: World) -> None:
+    """collect_signal and flush_sigqueue_mask touch only the records of the
+    signal they take: 1000 records of RT+1 queued before RT's and SIGCONT's
+    are not read while those are dequeued or discarded (a walk of one list
+    read each of them every time: the daemon's cost of a read grew with
+    everything else queued)."""
+    t = w.proc_task()
+    block(w, t, RT, RT + 1, SIGCONT, SIGTSTP)
+    for v in range(1000):
+        send_sig_info(w.k, t.process, _Watched(RT + 1, SI_QUEUE, 0, 0, v))
+    for v in range(10):
+        sigqueue(w, t, t.pid, RT, v)
+    kill(w, t, t.pid, SIGCONT)
+    _Watched.reads = 0
+    kill(w, t, t.pid, SIGTSTP)  # discards the pending SIGCONT (prepare_signal)
+    got = [dequeue_signal(w.k, t.process, ~mask_of(RT)) for _ in range(10)]
+    assert [i.si_value for i in got if i is not None] == list(range(10))
+    assert _Watched.reads == 0
+    assert pending(w, t) == {RT + 1, SIGTSTP}
+    assert len(signal_struct(t.process).shared_pending) == 1001
+    assert w.k.quota.held(SIGPENDING, 0) == 1001
+
+
+def test_interleaved_arrivals_keep_dequeue_order_and_arrival_order_for_procfs(w: World) -> None:
+    """Per-signal FIFOs change no order: a read still takes the lowest
+    number first and each number's records oldest first; ``records`` (what
+    /proc's process entry lists) is still arrival order across numbers; a
+    flush of some numbers keeps the others' records, order and charge."""
+    t = w.proc_task(uid=9)
+    sender = w.proc_task()
+    block(w, t, RT, RT + 1, RT + 3, SIGUSR1, SIGCONT, SIGTSTP)
+    arrivals = [(RT + 3, 1), (RT + 1, 2), (RT, 3), (RT + 1, 4), (RT + 3, 5), (RT, 6)]
+    for s, v in arrivals:
+        sigqueue(w, sender, t.pid, s, v)
+    kill(w, sender, t.pid, SIGTSTP)
+    kill(w, sender, t.pid, SIGUSR1)
+    kill(w, sender, t.pid, SIGUSR1)  # coalesces: no second record
+    queue = signal_struct(t.process).shared_pending
+    assert [(q.info.si_signo, q.info.si_value) for q in queue.records()] == \
+        arrivals + [(SIGTSTP, 0), (SIGUSR1, 0)]
+    assert len(queue) == w.k.quota.held(SIGPENDING, 9) == 8
+    kill(w, sender, t.pid, SIGCONT)  # discards SIGTSTP's record, no other
+    assert len(queue) == w.k.quota.held(SIGPENDING, 9) == 8  # SIGCONT's took its place
+    assert pending(w, t) == {RT, RT + 1, RT + 3, SIGUSR1, SIGCONT}
+    fd = sfd(w, t, RT, RT + 1, RT + 3, SIGUSR1, SIGCONT)
+    assert [(r[0], r[3]) for r in records(w, t, fd)] == [
+        (SIGUSR1, 0), (SIGCONT, 0), (RT, 3), (RT, 6), (RT + 1, 2), (RT + 1, 4),
+        (RT + 3, 1), (RT + 3, 5)]
+    assert len(queue) == w.k.quota.held(SIGPENDING, 9) == 0
+    assert list(queue.records()) == [] and queue.queues == {}

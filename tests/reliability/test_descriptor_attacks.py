@@ -431,17 +431,14 @@ def _dequeue_time() -> float:
     return took
 
 
-@pytest.mark.xfail(strict=True, reason="uipc/kernel/signal.py keeps one list of records per "
-                   "process: collect_signal scans it and list.remove()s from it, O(queue) per "
-                   "record; a per-signal deque makes it O(1)")
 def test_dequeueing_a_full_queue_is_cheap_for_the_daemon(ns: str) -> None:
-    """Attacks nothing yet -- it asks for a bound the core does not keep:
-    dequeue_signal's cost per record.  The daemon has one thread for every
-    user, so a read of a signalfd must cost it about as much per record
-    whatever else is queued; uid 65534 within its own honest limit queues
-    40960 records ordered so that each RT one sits behind 20480 RT+1 ones,
-    and one read of 2048 records must stay under 0.2 s of the daemon's time
-    (it takes seconds now: 2048 scans and list removals of 40960 entries)."""
+    """Attacks dequeue_signal's cost per record (one deque per signal number
+    in uipc/kernel/signal.py).  The daemon has one thread for every user,
+    so a read of a signalfd must cost it about as much per record whatever
+    else is queued; uid 65534 within its own honest limit queues 40960
+    records ordered so that each RT one sits behind 20480 RT+1 ones, and one
+    read of 2048 records must stay under 0.2 s of the daemon's time (with
+    one list per process it took 1.2 s: a scan and a removal per record)."""
     took = as_nobody(_dequeue_time)
     assert took < 0.2, f"reading 2048 signalfd records took the daemon {took:.2f} s"
 
@@ -639,9 +636,6 @@ def _wakeup_storm(width: int, levels: int) -> tuple[int, float]:
     return refused, slowest
 
 
-@pytest.mark.xfail(strict=True, reason="uipc/kernel/eventpoll.py keeps no reverse_path_check "
-                   "(its docstring: 'The limits on wakeup paths are not kept'): a 65534 graph "
-                   "of 100 epolls makes one eventfd write cost the daemon seconds")
 def test_an_epoll_graph_cannot_make_one_wakeup_a_storm(ns: str) -> None:
     """Attacks reverse_path_check (fs/eventpoll.c: at most 1000, 500, 100, 50,
     10 wake-up paths of length 1 .. 5 from one file, EINVAL past them):

@@ -68,6 +68,7 @@ from __future__ import annotations
 import errno
 import json
 from dataclasses import dataclass
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from uipc.kernel.entry import syscall
@@ -337,17 +338,20 @@ def _signal_entry(me: Viewer, p: Process) -> dict[str, Any]:
     may inspect it (the first SIG_SHOWN; ``queued_total`` counts them all)."""
     sig = p.signal
     if sig is None:  # never signalled nor masked: signal_struct() would make one
-        blocked, pending, records = 0, 0, []
+        blocked, pending, records, total = 0, 0, [], 0
     else:
         blocked, pending = sig.blocked, sig.shared_pending.signal
-        records = sig.shared_pending.list
+        # the first SIG_SHOWN in arrival order, merged from the per-signal
+        # queues: never a walk of all of them
+        records = list(islice(sig.shared_pending.records(), SIG_SHOWN))
+        total = len(sig.shared_pending)
     entry: dict[str, Any] = {"blocked": signals_of(blocked), "pending": signals_of(pending),
                              "queued": None, "queued_total": None}
     if me.may_inspect(p):
         entry["queued"] = [{"signo": q.info.si_signo, "code": q.info.si_code,
                             "pid": q.info.si_pid, "uid": q.info.si_uid,
-                            "value": q.info.si_value} for q in records[:SIG_SHOWN]]
-        entry["queued_total"] = len(records)
+                            "value": q.info.si_value} for q in records]
+        entry["queued_total"] = total
     return entry
 
 

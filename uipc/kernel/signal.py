@@ -10,8 +10,11 @@ State: each process has one :class:`SignalStruct` (what Linux spreads over
 ``sighand_struct.signalfd_wqh``).  Its mask is the process's, not a
 thread's, and every uipc signal is process-directed (kill, not tgkill), so
 the one pending set is the shared one (docs/deviations.md).  A
-:class:`SigPending` is a bit set of the signals pending plus a list of
-queued :class:`SigQueue` records carrying their siginfo, in arrival order.
+:class:`SigPending` is a bit set of the signals pending plus the queued
+:class:`SigQueue` records carrying their siginfo: Linux keeps them in one
+list, here each signal number has its own FIFO, so that queueing or taking
+a record costs the daemon O(1) whatever else is queued (a uid may queue
+SIGPENDING_CAP of them, and the daemon's one thread serves every user).
 
 Generation (``send_signal_locked`` -> ``__send_signal_locked``):
 
@@ -35,8 +38,9 @@ Dequeue (``dequeue_signal``): ``next_signal`` takes the lowest-numbered
 signal not masked, preferring the synchronous ones (SIGSEGV, SIGBUS,
 SIGILL, SIGTRAP, SIGFPE, SIGSYS) as the kernel does for its first word,
 which on 64-bit machines holds all 64 signals; ``collect_signal`` takes the
-first record of it (the bit stays set while another is queued) or, with
-none queued (its siginfo was lost to the limit), a zeroed SI_USER siginfo.
+first record of it, the oldest (the bit stays set while another is queued)
+or, with none queued (its siginfo was lost to the limit), a zeroed SI_USER
+siginfo.
 
 Delivery when unblocked: ``sigprocmask`` that unblocks pending signals
 hands each to the daemon in dequeue order, every queued instance of a
@@ -63,8 +67,10 @@ pending records and gives back their charge (``exit_signals``).
 from __future__ import annotations
 
 import errno
+import heapq
+from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from uipc.kernel.entry import syscall
 from uipc.kernel.errors import KernelError
@@ -137,14 +143,64 @@ class SigQueue:
 
     info: SigInfo
     uid: int
+    #: its place in arrival order among its SigPending's records (``records``)
+    seq: int = 0
 
 
 @dataclass(eq=False)
 class SigPending:
-    """struct sigpending: the pending bits and the queued records."""
+    """struct sigpending: the pending bits and the queued records.
+
+    Linux's one list, walked by collect_signal to find a signal's first
+    record, is here one FIFO per signal number (no empty one is kept), so
+    that enqueue and dequeue are O(1): a process holding tens of thousands
+    of records must not make each read of one cost the daemon a scan."""
 
     signal: int = 0
-    list: list[SigQueue] = field(default_factory=list)
+    #: signal number -> its queued records, oldest first
+    queues: dict[int, deque[SigQueue]] = field(default_factory=dict)
+    #: the records queued, all signals together
+    count: int = 0
+    #: the next record's SigQueue.seq
+    seq: int = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def append(self, q: SigQueue) -> None:
+        """list_add_tail(&q->list, &pending->list): ``q`` is the newest record."""
+        q.seq, self.seq = self.seq, self.seq + 1
+        queue = self.queues.get(q.info.si_signo)
+        if queue is None:
+            queue = self.queues[q.info.si_signo] = deque()
+        queue.append(q)
+        self.count += 1
+
+    def popleft(self, sig: int) -> tuple[SigQueue | None, bool]:
+        """collect_signal()'s walk: the oldest record of ``sig`` leaves the
+        queue (None: none is queued), and whether another one stays."""
+        queue = self.queues.get(sig)
+        if not queue:
+            return None, False
+        q = queue.popleft()
+        self.count -= 1
+        if not queue:
+            del self.queues[sig]
+        return q, bool(queue)
+
+    def take(self, mask: int) -> list[SigQueue]:
+        """The records of the signals in ``mask`` leave the queue (the others'
+        are not walked)."""
+        taken: list[SigQueue] = []
+        for sig in [s for s in self.queues if mask & sigmask(s)]:
+            taken.extend(self.queues.pop(sig))
+        self.count -= len(taken)
+        return taken
+
+    def records(self) -> Iterator[SigQueue]:
+        """Every queued record in arrival order (list_for_each_entry on
+        Linux's list), merged lazily: the first n cost O(n log 64)."""
+        return heapq.merge(*self.queues.values(), key=lambda q: q.seq)
 
 
 @dataclass(eq=False)
@@ -188,20 +244,13 @@ def next_signal(pending: SigPending, mask: int) -> int:
 def collect_signal(k: "Kernel", sig: int, pending: SigPending) -> SigInfo:
     """collect_signal(): the first queued record of ``sig`` leaves the queue;
     the bit goes only if no other record of it is queued.  No record (its
-    siginfo was lost): a zeroed SI_USER siginfo."""
-    first: SigQueue | None = None
-    again = False
-    for q in pending.list:
-        if q.info.si_signo == sig:
-            if first is not None:
-                again = True
-                break
-            first = q
+    siginfo was lost): a zeroed SI_USER siginfo.  O(1): the signal's own
+    FIFO, not a walk of every record queued."""
+    first, again = pending.popleft(sig)
     if not again:
         pending.signal &= ~sigmask(sig)
     if first is None:
         return SigInfo(sig, SI_USER, 0, 0)
-    pending.list.remove(first)
     _sigqueue_free(k, first)
     return first.info
 
@@ -241,22 +290,16 @@ def flush_sigqueue_mask(k: "Kernel", pending: SigPending, mask: int) -> bool:
     if not pending.signal & mask:
         return False
     pending.signal &= ~mask
-    keep = []
-    for q in pending.list:
-        if mask & sigmask(q.info.si_signo):
-            _sigqueue_free(k, q)
-        else:
-            keep.append(q)
-    pending.list = keep
+    for q in pending.take(mask):
+        _sigqueue_free(k, q)
     return True
 
 
 def flush_sigqueue(k: "Kernel", pending: SigPending) -> None:
     """flush_sigqueue(): nothing is pending any more."""
     pending.signal = 0
-    for q in pending.list:
+    for q in pending.take(ALL_SIGNALS):
         _sigqueue_free(k, q)
-    pending.list = []
 
 
 # --- generation ------------------------------------------------------------------------
@@ -328,7 +371,7 @@ def send_signal_locked(k: "Kernel", target: Process, info: SigInfo, rlimit: int)
     override_rlimit = signr < SIGRTMIN and info.si_code >= 0
     q = _sigqueue_alloc(k, target, info, override_rlimit, rlimit)
     if q is not None:
-        pending.list.append(q)
+        pending.append(q)
     elif signr >= SIGRTMIN and info.si_code != SI_USER:
         raise KernelError(errno.EAGAIN, f"signal {signr} would queue more than "
                           f"RLIMIT_SIGPENDING ({rlimit}) signals for uid {target.cred.uid}")
