@@ -92,6 +92,60 @@ class Child:
         return status
 
 
+class Peer:
+    """A child running ``fn(peer)`` that talks with the test over two pipes:
+    ``say``/``hear`` in the child, ``tell``/``expect`` in the test."""
+
+    def __init__(self, fn: Callable[["Peer"], Any]) -> None:
+        self._down_r, self._down_w = os.pipe()
+        self._up_r, self._up_w = os.pipe()
+        self.child = Child(lambda: fn(self))
+        self.pid = self.child.pid
+
+    # in the child
+    def say(self, obj: Any) -> None:
+        send_obj(self._up_w, obj)
+
+    def hear(self, timeout: float = 60.0) -> Any:
+        return recv_obj(self._down_r, timeout)
+
+    # in the test
+    def tell(self, obj: Any) -> None:
+        send_obj(self._down_w, obj)
+
+    def expect(self, timeout: float = 60.0) -> Any:
+        return recv_obj(self._up_r, timeout)
+
+    def result(self, timeout: float = 60.0) -> Any:
+        try:
+            return self.child.result(timeout)
+        finally:
+            self._close()
+
+    def reap(self) -> int:
+        """Its wait status, once it ended by itself (or by a signal)."""
+        _, status = os.waitpid(self.pid, 0)
+        os.close(self.child._r)
+        self._close()
+        return status
+
+    def cleanup(self) -> None:
+        """Whatever state it is in: killed and reaped, pipes closed."""
+        if self._down_r < 0:
+            return
+        try:
+            self.child.kill()
+        except (ProcessLookupError, ChildProcessError):
+            os.close(self.child._r)
+        self._close()
+
+    def _close(self) -> None:
+        for fd in (self._down_r, self._down_w, self._up_r, self._up_w):
+            if fd >= 0:
+                os.close(fd)
+        self._down_r = self._down_w = self._up_r = self._up_w = -1
+
+
 def as_user(uid: int, gid: int, fn: Callable[[], Any], groups: list[int] | None = None) -> Any:
     """fn() in a forked child that dropped to ``uid``/``gid`` (and ``groups``) first."""
     def run() -> Any:

@@ -13,13 +13,13 @@ import os
 import resource
 import select
 import signal
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 import uipc
 from tests.conformance.harness import wait_for
-from tests.helpers import Child, as_nobody, errno_of, recv_obj, send_obj
+from tests.helpers import Child, Peer, as_nobody, errno_of
 
 RT = 32  # the kernel's SIGRTMIN: uipc numbers are the kernel's
 USR1, USR2 = int(signal.SIGUSR1), int(signal.SIGUSR2)
@@ -31,58 +31,6 @@ def waits(pid: int) -> list[str]:
             for w in p["waits"] or []]
 
 
-class Peer:
-    """A child running ``fn(channel)``; the channel is two pipes it and the
-    test talk over with send_obj/recv_obj."""
-
-    def __init__(self, fn: Callable[["Peer"], Any]) -> None:
-        self._down_r, self._down_w = os.pipe()
-        self._up_r, self._up_w = os.pipe()
-        self.child = Child(lambda: fn(self))
-        self.pid = self.child.pid
-
-    # in the child
-    def say(self, obj: Any) -> None:
-        send_obj(self._up_w, obj)
-
-    def hear(self, timeout: float = 20.0) -> Any:
-        return recv_obj(self._down_r, timeout)
-
-    # in the test
-    def tell(self, obj: Any) -> None:
-        send_obj(self._down_w, obj)
-
-    def expect(self, timeout: float = 20.0) -> Any:
-        return recv_obj(self._up_r, timeout)
-
-    def result(self) -> Any:
-        try:
-            return self.child.result()
-        finally:
-            self._close()
-
-    def reap(self) -> int:
-        """Its wait status, once it ended by itself (or by a signal)."""
-        _, status = os.waitpid(self.pid, 0)
-        os.close(self.child._r)
-        self._close()
-        return status
-
-    def cleanup(self) -> None:
-        """Whatever state it is in: killed, reaped, pipes closed."""
-        if self._down_r < 0:
-            return
-        try:
-            self.child.kill()
-        except (ProcessLookupError, ChildProcessError):
-            os.close(self.child._r)
-        self._close()
-
-    def _close(self) -> None:
-        for fd in (self._down_r, self._down_w, self._up_r, self._up_w):
-            if fd >= 0:
-                os.close(fd)
-        self._down_r = self._down_w = self._up_r = self._up_w = -1
 
 
 def fields(r: uipc.SignalfdSiginfo) -> tuple[int, int, int, int, int, int]:

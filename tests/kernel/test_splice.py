@@ -6,10 +6,10 @@ poll masks of both pipes, and what happens with a file that is not a pipe."""
 from __future__ import annotations
 
 import errno as E
-import itertools
 from typing import Any
 
 from tests.kernel.conftest import World
+from tests.kernel.test_pipe import install, pipe  # one way to make pipes in the core tests
 from uipc.kernel import BLOCKED, Task
 from uipc.kernel.file import (
     O_NONBLOCK, O_RDWR, O_WRONLY, POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM,
@@ -25,19 +25,6 @@ IN, OUT = POLLIN | POLLRDNORM, POLLOUT | POLLWRNORM
 NB = SPLICE_F_NONBLOCK
 PAGE = 4096
 S_IFIFO = 0o010000
-_inos = itertools.count(9000)
-
-
-def install(w: World, t: Task, new: Any) -> int:
-    ino = next(_inos)
-    w.k.install_file(t, new, ino)
-    return ino
-
-
-def pipe(w: World, t: Task, flags: int = 0) -> tuple[int, int]:
-    r, wr = w.call(t, "pipe2", flags)
-    return install(w, t, r), install(w, t, wr)
-
 
 def splice(w: World, t: Task, fd_in: int, fd_out: int, n: int, flags: int = 0,
            off_in: int | None = None, off_out: int | None = None) -> Any:

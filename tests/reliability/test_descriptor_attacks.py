@@ -16,13 +16,13 @@ import struct
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
 import uipc
 from tests.conftest import wait_until
-from tests.helpers import NOBODY, Child, as_nobody, as_user, errno_of, recv_obj, send_obj
+from tests.helpers import NOBODY, Child, Peer, as_nobody, as_user, errno_of
 from uipc import protocol as P
 from uipc.client.connection import call, call_many
 from uipc.client.files import fd_inode
@@ -60,49 +60,6 @@ def drop_to_nobody() -> None:
     os.setuid(NOBODY)
 
 
-class Peer:
-    """A child running ``fn(peer)`` that talks with the test over two pipes
-    (``say``/``hear`` in the child, ``expect``/``tell`` in the test)."""
-
-    def __init__(self, fn: Callable[["Peer"], Any]) -> None:
-        self._down_r, self._down_w = os.pipe()
-        self._up_r, self._up_w = os.pipe()
-        self.child = Child(lambda: fn(self))
-        self.pid = self.child.pid
-
-    def say(self, obj: Any) -> None:
-        send_obj(self._up_w, obj)
-
-    def hear(self, timeout: float = 60.0) -> Any:
-        return recv_obj(self._down_r, timeout)
-
-    def tell(self, obj: Any) -> None:
-        send_obj(self._down_w, obj)
-
-    def expect(self, timeout: float = 60.0) -> Any:
-        return recv_obj(self._up_r, timeout)
-
-    def result(self, timeout: float = 60.0) -> Any:
-        try:
-            return self.child.result(timeout)
-        finally:
-            self._close()
-
-    def kill(self) -> None:
-        """Whatever state it is in: killed and reaped, pipes closed."""
-        if self._down_r < 0:
-            return
-        try:
-            self.child.kill()
-        except (ProcessLookupError, ChildProcessError):
-            os.close(self.child._r)
-        self._close()
-
-    def _close(self) -> None:
-        for fd in (self._down_r, self._down_w, self._up_r, self._up_w):
-            if fd >= 0:
-                os.close(fd)
-        self._down_r = self._down_w = self._up_r = self._up_w = -1
 
 
 def close_all(*fds: int) -> None:
@@ -249,7 +206,7 @@ def test_another_processes_pipe_eventfd_epoll_and_signalfd_inodes_name_nothing(n
             victim.tell("attacked")
         state = victim.result()
     finally:
-        victim.kill()  # only if it is still there (a failed attack)
+        victim.cleanup()  # only if it is still there (a failed attack)
     for got in (by_nobody, by_root_stranger):
         fork = got.pop("forged fork")
         assert fork in (errno.EPERM, errno.EINVAL), fork
@@ -309,7 +266,7 @@ def test_uid_65534_cannot_signal_or_queue_to_roots_process(ns: str) -> None:
         victim.tell("sent")
         first_real, real_left, queued, pending = victim.result()
     finally:
-        victim.kill()
+        victim.cleanup()
     assert errors == [errno.EPERM] * 9
     me = os.getpid()
     assert first_real == {"signo": RT + 9, "code": uipc.SI_QUEUE, "pid": me, "uid": 0, "value": 1}
@@ -400,7 +357,7 @@ def test_a_realtime_signal_flood_stops_at_the_rlimit_and_at_the_daemons_cap(
         liar.tell("measured")
         other, read, room = liar.result(timeout=120)
     finally:
-        liar.kill()
+        liar.cleanup()
     assert (queued, refused) == (SIGPENDING_CAP, 4096)
     assert other == errno.EAGAIN
     assert (read, room) == (1, (1, 1))
@@ -549,7 +506,7 @@ def test_pipe_pages_of_uid_65534_are_bounded_by_the_soft_and_hard_limits(ns: str
         hog.tell("done")
         hog.result()
     finally:
-        hog.kill()
+        hog.cleanup()
 
 
 def _hold_pipes(me: Peer) -> None:
@@ -688,7 +645,7 @@ def test_epoll_wait_with_hostile_maxevents_or_timeout_is_einval_or_bounded(ns: s
             slowest = max(slowest, time.monotonic() - start)
         uipc.close(e)
     finally:
-        attacker.kill()
+        attacker.cleanup()
     wait_until(lambda: attacker.pid not in uipc.introspect.namespace()["processes"],
                what="the killed sleeper gone from the daemon")
     assert bad == [errno.EINVAL] * 5
