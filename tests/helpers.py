@@ -172,3 +172,39 @@ def errno_of(fn: Callable[[], object]) -> int:
     except OSError as exc:
         return exc.errno or 0
     return 0
+
+
+# --- uipc descriptors (pipes) ----------------------------------------------------
+def close_all(*fds: int) -> None:
+    """uipc.close each descriptor, whichever are still open."""
+    import uipc
+    for fd in fds:
+        try:
+            uipc.close(fd)
+        except OSError:
+            pass
+
+
+def read_all(fd: int, chunk: int = 1 << 20) -> bytes:
+    """Blocking uipc reads until EOF."""
+    import uipc
+    chunks = []
+    while True:
+        data = uipc.read(fd, chunk)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)
+
+
+def read_all_now(fd: int, chunk: int = 1 << 20) -> bytes:
+    """uipc reads of a non-blocking descriptor until EAGAIN or EOF."""
+    import uipc
+    out = b""
+    while True:
+        try:
+            data = uipc.read(fd, chunk)
+        except BlockingIOError:
+            return out
+        if not data:
+            return out
+        out += data

@@ -21,7 +21,7 @@ import pytest
 
 import uipc
 from tests.conformance.harness import wait_for
-from tests.helpers import Child, as_nobody, errno_of
+from tests.helpers import Child, as_nobody, close_all, errno_of, read_all, read_all_now
 
 MiB = 1 << 20
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="setuid children need root")
@@ -71,21 +71,8 @@ def writable(fd: int, timeout: float = 0) -> bool:
     return select.select([], [fd], [], timeout)[1] == [fd]
 
 
-def read_all(fd: int) -> bytes:
-    chunks = []
-    while True:
-        chunk = uipc.read(fd, MiB)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
 
 
-def close_all(*fds: int) -> None:
-    for fd in fds:
-        try:
-            uipc.close(fd)
-        except OSError:
-            pass
 
 
 # --- streams and atomicity ----------------------------------------------------------
@@ -184,22 +171,12 @@ def test_nonblocking_writes_are_partial_then_eagain(ns: str) -> None:
         assert errno_of(lambda: uipc.write(w, b"b")) == errno.EAGAIN
         assert len(uipc.read(r, 5000)) == 5000  # one slot freed, another partly
         assert uipc.write(w, b"c" * 10_000) == 4096  # only the freed slot: whole pages
-        assert len(read_all_nonblocking(r)) == 65536 - 5000 + 4096
+        assert len(read_all_now(r)) == 65536 - 5000 + 4096
         assert errno_of(lambda: uipc.read(r, 1)) == errno.EAGAIN
     finally:
         close_all(r, w)
 
 
-def read_all_nonblocking(fd: int) -> bytes:
-    out = b""
-    while True:
-        try:
-            chunk = uipc.read(fd, MiB)
-        except BlockingIOError:
-            return out
-        if not chunk:
-            return out
-        out += chunk
 
 
 # --- readiness of the real descriptors ---------------------------------------------------
@@ -233,7 +210,7 @@ def test_select_poll_and_asyncio_see_each_end(ns: str) -> None:
                 loop.remove_reader(r)
             return uipc.read(r, 10)
         uipc.fcntl(r, uipc.F_SETFL, os.O_NONBLOCK)
-        read_all_nonblocking(r)
+        read_all_now(r)
         assert not readable(r)
         late = Child(lambda: uipc.write(w, b"late"))
         assert asyncio.run(woken()) == b"late"

@@ -18,7 +18,7 @@ import pytest
 
 import uipc
 from tests.conformance.harness import wait_for
-from tests.helpers import Child, as_nobody, errno_of
+from tests.helpers import Child, as_nobody, close_all, errno_of, read_all, read_all_now
 
 MiB = 1 << 20
 PAGE = 4096
@@ -31,21 +31,8 @@ def waits(pid: int) -> list[str]:
             for w in p["waits"] or []]
 
 
-def close_all(*fds: int) -> None:
-    for fd in fds:
-        try:
-            uipc.close(fd)
-        except OSError:
-            pass
 
 
-def read_all(fd: int) -> bytes:
-    chunks = []
-    while True:
-        chunk = uipc.read(fd, MiB)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
 
 
 def only(keep: tuple[int, ...], ends: tuple[int, ...], fn: Callable[[], Any]) -> Callable[[], Any]:
@@ -153,16 +140,6 @@ def test_a_blocked_splice_waits_for_room_then_for_data(ns: str) -> None:
         close_all(ar, aw, br, bw)
 
 
-def read_all_now(fd: int) -> bytes:
-    out = b""
-    while True:
-        try:
-            chunk = uipc.read(fd, MiB)
-        except BlockingIOError:
-            return out
-        if not chunk:
-            return out
-        out += chunk
 
 
 def test_a_signal_interrupts_a_blocked_splice_without_a_ghost(ns: str) -> None:

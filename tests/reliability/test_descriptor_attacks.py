@@ -22,7 +22,7 @@ import pytest
 
 import uipc
 from tests.conftest import wait_until
-from tests.helpers import NOBODY, Child, Peer, as_nobody, as_user, errno_of
+from tests.helpers import NOBODY, Child, Peer, as_nobody, as_user, close_all, errno_of
 from uipc import protocol as P
 from uipc.client.connection import call, call_many
 from uipc.client.files import fd_inode
@@ -62,12 +62,6 @@ def drop_to_nobody() -> None:
 
 
 
-def close_all(*fds: int) -> None:
-    for fd in fds:
-        try:
-            uipc.close(fd)
-        except OSError:
-            pass
 
 
 def daemon_rss_kib(pid: int) -> int:
