@@ -393,8 +393,8 @@ def test_eventpoll_release_unhooks_every_item_at_once(w: World) -> None:
 
 def test_a_released_mq_target_leaves_the_queue_at_its_next_wake(w: World) -> None:
     """A message queue outlives its file: the item's entry on the queue's
-    wait queue goes when the queue next wakes (or at once, once the file
-    layer calls eventpoll_release)."""
+    wait queue goes with the file (eventpoll_release), and the queue's next
+    wake-up finds nobody."""
     t = w.proc_task()
     ep = epoll(w, t)
     args = (O_CREAT | O_RDWR, 0o600, 0, 0, 0, MQ_BYTES_MAX, "q")
@@ -758,7 +758,6 @@ def test_items_of_released_files_leave_the_interest_list_at_once(w: World) -> No
     t = w.proc_task()
     ep = epoll(w, t)
     eventpoll = ep_of(w, t, ep)
-    eventpoll.sweep_at = 4
     fds = [efd(w, t) for _ in range(4)]
     for fd in fds:
         ctl(w, t, ep, EPOLL_CTL_ADD, fd)
@@ -776,7 +775,7 @@ def test_a_released_ready_target_leaves_at_the_next_scan(w: World) -> None:
     ctl(w, t, ep, EPOLL_CTL_ADD, e)
     ctl(w, t, outer, EPOLL_CTL_ADD, ep)
     w.call(t, "close", e, 0)
-    assert wait(w, t, outer) == []  # the nested scan finds it released
+    assert wait(w, t, outer) == []  # its item went with it (eventpoll_release)
     assert not ep_of(w, t, ep).rbr and not ep_of(w, t, ep).rdllist
 
 

@@ -20,11 +20,8 @@ another epoll, the daemon's doorbell).
   that finds the file and its own descriptor number, so two descriptors of
   one file (dup) are two items, as in Linux.  An item lives as long as its
   file, not its descriptor: ``eventpoll_release`` removes a file's items
-  when its last reference goes (fs/file_table.c's __fput calls it).  Here
-  the file layer does not call it yet for other files than epolls, so a
-  released target is also noticed where it matters -- on the ready list, in
-  its callback, in an epoll_ctl sweep -- and removed then (the same outcome:
-  it is never reported, its key is free).
+  when its last reference goes (fput calls it before ->release, as
+  fs/file_table.c's __fput does, through syscalls.RELEASE_HOOKS).
 * Nesting: an epoll may watch another (``ep_item_poll`` polls it through
   ``__ep_eventpoll_poll``; its pollers' queue wakes the outer one), up to
   EP_MAX_NESTS levels; a loop or a deeper chain is ELOOP (``ep_loop_check``,
@@ -130,7 +127,7 @@ class EpItem:
 class EventPoll:
     """struct eventpoll: the private data of an epoll file."""
 
-    __slots__ = ("wq", "poll_wait", "rdllist", "rbr", "file", "uid", "mask", "sweep_at")
+    __slots__ = ("wq", "poll_wait", "rdllist", "rbr", "file", "uid", "mask")
 
     def __init__(self, uid: int) -> None:
         #: epoll_wait's sleepers (exclusive)
@@ -146,9 +143,6 @@ class EventPoll:
         self.uid = uid
         #: what the doorbell last showed (the daemon's poll of the file)
         self.mask = 0
-        #: the interest list's size at which epoll_ctl next sweeps out items
-        #: of released files
-        self.sweep_at = 64
 
 
 class _EpState:
@@ -181,11 +175,6 @@ def is_file_epoll(file: File) -> bool:
 def file_can_poll(file: File) -> bool:
     """file_can_poll(): the file has a ->poll of its own."""
     return type(file.f_op).poll is not FileOps.poll
-
-
-def _released(file: File) -> bool:
-    """The file's last reference is gone (its items are leftovers)."""
-    return file.f_count <= 0
 
 
 def ep_events_available(ep: EventPoll) -> bool:
@@ -242,9 +231,6 @@ def ep_poll_callback(k: "Kernel", entry: CallbackEntry, key: Any) -> bool:
     ep = epi.ep
     pollflags = key or 0
     ewake = False
-    if _released(epi.file):  # its file's release went unseen: it goes now
-        ep_remove(k, ep, epi)
-        return False
     if ep.mask and epi in ep.rdllist:
         _mark(k, ep)  # linked: a wake-up naming other events too may be its readiness going
     # skipped: an item without poll bits (EPOLLONESHOT reported, disarmed
@@ -326,10 +312,7 @@ def _ep_eventpoll_poll(k: "Kernel", file: File, pt: PollTable | None, depth: int
     txlist = ep_start_scan(ep)
     res = 0
     for epi in list(txlist):
-        if _released(epi.file):
-            del txlist[epi]
-            ep_remove(k, ep, epi)
-        elif ep_item_poll(k, epi, None, depth + 1):
+        if ep_item_poll(k, epi, None, depth + 1):
             res = EPOLLIN | EPOLLRDNORM
             break
         else:
@@ -348,9 +331,6 @@ def ep_send_events(k: "Kernel", ep: EventPoll, maxevents: int) -> list[int]:
         if len(out) >= 2 * maxevents:
             break
         del txlist[epi]
-        if _released(epi.file):
-            ep_remove(k, ep, epi)
-            continue
         revents = ep_item_poll(k, epi, None, 1)
         if not revents:
             continue
@@ -396,16 +376,6 @@ def eventpoll_release(k: "Kernel", file: File) -> None:
             ep_remove(k, epi.ep, epi)
 
 
-def _sweep(k: "Kernel", ep: EventPoll, force: bool = False) -> None:
-    """Items of files released unseen leave (amortised: when the interest
-    list doubled since the last sweep, or ``force``)."""
-    if len(ep.rbr) < ep.sweep_at and not force:
-        return
-    for epi in [epi for epi in ep.rbr.values() if _released(epi.file)]:
-        ep_remove(k, ep, epi)
-    ep.sweep_at = max(64, 2 * len(ep.rbr))
-
-
 def ep_insert(k: "Kernel", ep: EventPoll, events: int, data: int, tfile: File, fd: int,
               tfile_check_list: dict[File, None] | None = None) -> None:
     """ep_insert(): a new item, hooked on the target's queues by polling it
@@ -414,9 +384,6 @@ def ep_insert(k: "Kernel", ep: EventPoll, events: int, data: int, tfile: File, f
     counted first (reverse_path_check): too many is EINVAL, the item goes."""
     state = _state(k)
     watches = state.watches.get(ep.uid, 0)
-    if watches >= MAX_USER_WATCHES:  # items of released files may still count
-        _sweep(k, ep, force=True)
-        watches = state.watches.get(ep.uid, 0)
     if watches >= MAX_USER_WATCHES:
         raise KernelError(errno.ENOSPC, f"uid {ep.uid} watches {watches} descriptors in epolls: "
                           f"the most (max_user_watches {MAX_USER_WATCHES})")
@@ -467,8 +434,6 @@ def reverse_path_check(k: "Kernel", tfile_check_list: dict[File, None]) -> bool:
     list (counted afresh for each, path_count_init) go over path_limits?"""
     f_ep = _state(k).f_ep
     for file in tfile_check_list:
-        if _released(file):  # its items are leftovers, never woken
-            continue
         if _reverse_path_check_proc(f_ep, f_ep.get(file, {}), [0] * len(PATH_LIMITS), 0):
             return True
     return False
@@ -652,7 +617,6 @@ def sys_epoll_ctl(k: "Kernel", task: Task, epfd: int, op: int, fd: int, tfd: int
     if op == EPOLL_CTL_ADD:
         if epi is not None:
             raise KernelError(errno.EEXIST, f"descriptor {tfd} of that file is already watched")
-        _sweep(k, ep)
         ep_insert(k, ep, events | EPOLLERR | EPOLLHUP, data, tfile, tfd, tfile_check_list)
     elif op == EPOLL_CTL_DEL:
         if epi is None:
