@@ -16,7 +16,8 @@ from uipc.kernel.file import (
     O_CLOEXEC, O_NONBLOCK, O_RDONLY, O_RDWR, O_WRONLY, POLLERR, POLLHUP, POLLIN, POLLOUT,
     POLLRDNORM, POLLWRNORM,
 )
-from uipc.kernel.pipe import SI_QUEUE, SIGPIPE, pipe_ns
+from uipc.kernel.pipe import pipe_ns
+from uipc.uapi.signalfd import SI_QUEUE, SIGPIPE
 from uipc.kernel.task import CAP_SYS_RESOURCE, ROOT_CAPS
 from uipc.uapi.fcntl import (
     F_GETFL, F_GETPIPE_SZ, F_SETFL, F_SETPIPE_SZ, O_APPEND, O_CREAT, O_DIRECT, O_EXCL,

@@ -15,7 +15,8 @@ from uipc.kernel.file import (
     O_NONBLOCK, O_RDWR, O_WRONLY, POLLERR, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM,
 )
 from uipc.uapi.mqueue import MQ_BYTES_MAX
-from uipc.kernel.pipe import PIPE_BUF_FLAG_CAN_MERGE, SIGPIPE
+from uipc.kernel.pipe import PIPE_BUF_FLAG_CAN_MERGE
+from uipc.uapi.signalfd import SIGPIPE
 from uipc.kernel.splice import (
     SPLICE_F_GIFT, SPLICE_F_MORE, SPLICE_F_MOVE, SPLICE_F_NONBLOCK,
 )

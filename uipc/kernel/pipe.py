@@ -62,6 +62,7 @@ from uipc.uapi.fcntl import (
     O_NOATIME, O_NOCTTY, O_PATH, O_TMPFILE, O_TRUNC,
 )
 from uipc.uapi.mqueue import NAME_MAX
+from uipc.uapi.signalfd import SIGPIPE
 
 if TYPE_CHECKING:
     from uipc.kernel.kernel import Kernel
@@ -81,9 +82,6 @@ S_IFMT, S_IFIFO, S_IFCHR, S_IFDIR = 0o170000, 0o010000, 0o020000, 0o040000
 S_IFBLK, S_IFREG, S_IFSOCK = 0o060000, 0o100000, 0o140000
 S_IALLUGO = 0o7777
 PATH_MAX = 4096
-#: SIGPIPE's number and the si_code it is sent with (see send_sigpipe)
-SIGPIPE = 13
-SI_QUEUE = -1
 
 
 # --- the namespace's pipe state -----------------------------------------------------
